@@ -1,0 +1,230 @@
+"""Crash-safe checkpoints of a whole training run, with an incremental replay memory.
+
+On-disk layout under ``<run>/checkpoints/``::
+
+    memory/entries-<first>-<end>.npz   replay entries with append numbers [first, end), written
+                                       once by the checkpoint that first saw them, compressed
+    ckpt-<step>/arrays.npz             online, target and optimizer weights; numpy's global RNG
+                                       key; the ALE state (bytes)
+    ckpt-<step>/state.json             step, episode, counters, every other RNG state, config
+    ckpt-<step>/log.jsonl              the run's log up to this checkpoint
+    ckpt-<step>/MANIFEST.json          written last and atomically: size and SHA-256 of every
+                                       file above and of every memory chunk this checkpoint uses
+
+A checkpoint counts only if its manifest parses and every file it lists has the listed size and
+checksum, so a kill at any moment - or Drive syncing files in any order - leaves the previous
+complete checkpoint usable. Loading tries the newest first and falls back with a warning.
+Nothing here unpickles: arrays are read with ``allow_pickle=False`` and the rest is JSON.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import warnings
+import zipfile
+
+import numpy as np
+
+from dqnkit.errors import UserFacingError
+
+MANIFEST = "MANIFEST.json"
+_CKPT_DIR = re.compile(r"^ckpt-(\d{12})$")
+_CHUNK = re.compile(r"^entries-(\d{12})-(\d{12})\.npz$")
+FORMAT_VERSION = 1
+
+
+class CheckpointError(UserFacingError):
+    """No usable checkpoint, or one that does not belong to this run."""
+
+
+def sha256_of(path, block=8 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_file(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # some FUSE mounts (Drive) do not support fsync; the manifest still guards
+        pass
+
+
+def write_atomic(path, data: bytes):
+    """Write `data` to a temp file beside `path`, fsync it, then rename it over `path`."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        try:
+            os.fsync(f.fileno())
+        except OSError:
+            pass
+    os.replace(tmp, path)
+
+
+def save_npz(path, arrays, compress_level=1):
+    """Like ``np.savez_compressed`` with a fast zlib level (frames compress ~20x even at 1)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compress_level) as zf:
+        for name, array in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
+    _fsync_file(path)
+
+
+def load_npz(path):
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+class Checkpointer:
+    """Writes, verifies, loads and prunes the checkpoints of one run folder."""
+
+    def __init__(self, directory, keep=2):
+        self.directory = directory
+        self.memory_dir = os.path.join(directory, "memory")
+        self.keep = max(1, int(keep))
+
+    # -- listing -----------------------------------------------------------------------------------
+    def checkpoint_steps(self):
+        """Steps of every checkpoint folder, complete or not, newest first."""
+        if not os.path.isdir(self.directory):
+            return []
+        steps = [int(m.group(1)) for name in os.listdir(self.directory) if (m := _CKPT_DIR.match(name))]
+        return sorted(steps, reverse=True)
+
+    def path(self, step):
+        return os.path.join(self.directory, f"ckpt-{step:012d}")
+
+    def verify(self, step):
+        """The manifest of checkpoint `step` if every file it lists is intact; else raise."""
+        folder = self.path(step)
+        try:
+            with open(os.path.join(folder, MANIFEST), "rb") as f:
+                manifest = json.loads(f.read())
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint at step {step} has no readable manifest ({exc})") from None
+        if manifest.get("format") != FORMAT_VERSION or manifest.get("step") != step:
+            raise CheckpointError(f"checkpoint at step {step} has a manifest of another format or step")
+        for relpath, expected in manifest["files"].items():
+            full = os.path.join(self.directory, relpath)
+            try:
+                size = os.path.getsize(full)
+            except OSError:
+                raise CheckpointError(f"checkpoint at step {step}: {relpath} is missing") from None
+            if size != expected["size"] or sha256_of(full) != expected["sha256"]:
+                raise CheckpointError(f"checkpoint at step {step}: {relpath} is damaged (size or checksum differs)")
+        return manifest
+
+    def latest_complete(self):
+        """(step, manifest) of the newest intact checkpoint, warning about each damaged newer one."""
+        for step in self.checkpoint_steps():
+            try:
+                return step, self.verify(step)
+            except CheckpointError as exc:
+                warnings.warn(f"{exc}; falling back to an earlier checkpoint", stacklevel=2)
+        return None, None
+
+    # -- saving ------------------------------------------------------------------------------------
+    def save(self, step, arrays, state, log_path, memory, previous_manifest=None):
+        """Write checkpoint `step`: new memory entries, arrays, state, log copy, then the manifest.
+
+        `previous_manifest` is the manifest of the checkpoint this process resumed from or wrote
+        last: its memory chunks are reused, and only entries appended since are written.
+        """
+        os.makedirs(self.memory_dir, exist_ok=True)
+        folder = self.path(step)
+        if os.path.exists(folder):  # a damaged or stale checkpoint of the same step: replace it
+            shutil.rmtree(folder)
+        os.makedirs(folder)
+
+        chunks = self._write_memory_chunks(memory, previous_manifest)
+        files = {}
+        save_npz(os.path.join(folder, "arrays.npz"), arrays)
+        write_atomic(os.path.join(folder, "state.json"), json.dumps(state).encode())
+        log_copy = os.path.join(folder, "log.jsonl")
+        if os.path.exists(log_path):
+            shutil.copyfile(log_path, log_copy)
+        else:
+            open(log_copy, "wb").close()
+        _fsync_file(log_copy)
+        for name in ("arrays.npz", "state.json", "log.jsonl"):
+            relpath = os.path.join(os.path.basename(folder), name)
+            files[relpath] = self._describe(relpath)
+        for relpath, description in chunks.items():
+            files[relpath] = description
+        manifest = {"format": FORMAT_VERSION, "step": step, "files": files,
+                    "memory_chunks": sorted(chunks), "memory_total_appended": memory.total_appended}
+        write_atomic(os.path.join(folder, MANIFEST), json.dumps(manifest, indent=1).encode())
+        self._prune()
+        return manifest
+
+    def _describe(self, relpath):
+        full = os.path.join(self.directory, relpath)
+        return {"size": os.path.getsize(full), "sha256": sha256_of(full)}
+
+    def _write_memory_chunks(self, memory, previous_manifest):
+        """Chunks covering the entries still in memory: reused ones plus one new chunk."""
+        oldest_kept = memory.total_appended - memory.nb_entries
+        chunks = {}
+        covered_until = oldest_kept
+        if previous_manifest is not None:
+            for relpath in previous_manifest["memory_chunks"]:
+                first, end = _chunk_range(relpath)
+                if end > oldest_kept:  # still holds entries the memory has not overwritten
+                    chunks[relpath] = previous_manifest["files"][relpath]
+                    covered_until = max(covered_until, end)
+        if covered_until < memory.total_appended:
+            relpath = os.path.join("memory", f"entries-{covered_until:012d}-{memory.total_appended:012d}.npz")
+            save_npz(os.path.join(self.directory, relpath), memory.export_entries(covered_until, memory.total_appended))
+            chunks[relpath] = self._describe(relpath)
+        return chunks
+
+    def _prune(self):
+        """Keep the newest `keep` complete checkpoints; delete older folders and unused chunks."""
+        kept, referenced = 0, set()
+        for step in self.checkpoint_steps():
+            try:
+                manifest = self.verify(step) if kept < self.keep else None
+            except CheckpointError:
+                manifest = None
+            if manifest is not None:
+                kept += 1
+                referenced.update(manifest["memory_chunks"])
+            else:
+                shutil.rmtree(self.path(step), ignore_errors=True)
+        for name in os.listdir(self.memory_dir):
+            relpath = os.path.join("memory", name)
+            if relpath not in referenced:
+                os.remove(os.path.join(self.memory_dir, name))
+
+    # -- loading -----------------------------------------------------------------------------------
+    def load(self, step, manifest, memory):
+        """Arrays, state and log bytes of checkpoint `step`; fills `memory` from its chunks."""
+        folder = self.path(step)
+        arrays = load_npz(os.path.join(folder, "arrays.npz"))
+        with open(os.path.join(folder, "state.json"), "rb") as f:
+            state = json.loads(f.read())
+        with open(os.path.join(folder, "log.jsonl"), "rb") as f:
+            log_bytes = f.read()
+        total = manifest["memory_total_appended"]
+        oldest_kept = max(0, total - memory.limit)
+        for relpath in manifest["memory_chunks"]:
+            first, end = _chunk_range(relpath)
+            entries = load_npz(os.path.join(self.directory, relpath))
+            skip = max(0, oldest_kept - first)
+            memory.import_entries(first + skip, {k: v[skip:] for k, v in entries.items()})
+        memory.total_appended = total
+        return arrays, state, log_bytes
+
+
+def _chunk_range(relpath):
+    match = _CHUNK.match(os.path.basename(relpath))
+    return int(match.group(1)), int(match.group(2))

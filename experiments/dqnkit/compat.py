@@ -1,0 +1,76 @@
+"""keras-rl2 on today's stack: the one place that adapts it.
+
+keras-rl2 1.0.5 (2021, archived) was written for TensorFlow 2.4, Keras 2, old gym and
+numpy 1. Importing this module before anything else makes it usable with TensorFlow >= 2.16,
+tf-keras, gymnasium and numpy 2. What it does, and why:
+
+1. ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported: keras-rl2 needs Keras 2
+   (``optimizer.get_updates``, ``train_on_batch`` in graph mode); TensorFlow's documented way to
+   keep Keras 2 is tf-keras behind this variable. If TensorFlow was imported earlier with
+   Keras 3 we stop with a clear message instead of failing deep inside keras-rl2.
+2. ``tensorflow.keras.__version__``: ``rl/callbacks.py`` imports it; tf-keras' API module does
+   not export it. We set it to tf-keras' version.
+3. ``tensorflow.python.keras``: ``rl/callbacks.py`` imports ``Callback``, ``CallbackList`` and
+   ``Progbar`` from it. TensorFlow still ships a frozen copy whose classes do not interoperate
+   with tf-keras models; we point those names at tf-keras' own classes.
+4. Importing ``rl.agents`` runs ``tf.compat.v1.disable_eager_execution()`` (in ``ddpg.py``) for
+   the whole process. We keep that (keras-rl2's DQN is built for graph mode) and make it
+   explicit here, so that every later import sees the same mode.
+
+What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py``,
+``training.py``):
+
+- ``Agent.fit``/``Agent.test`` count steps and episodes in ``np.int16`` (they wrap at 32,767
+  under numpy 2's overflow rules) and reset ``agent.step`` to 0 on every call: our training loop
+  owns the global step as a Python int and calls ``forward``/``backward`` itself.
+- ``fit`` expects the old gym API (``reset()`` -> obs, ``step()`` -> 4-tuple): our loop speaks
+  gymnasium's 5-tuple and treats ``terminated or truncated`` as keras-rl2's ``done``.
+- ``SequentialMemory`` pads windows with float64 zeros and ``DQNAgent.process_state_batch``
+  builds object arrays, so every batch is converted element by element: ``RingMemory`` returns
+  uint8 arrays and ``FastDQNAgent`` feeds them to the graph as they are.
+- ``sample_batch_indexes`` falls back to ``np.random.random_integers`` (deprecated) when the
+  memory is small; ``RingMemory`` never calls it.
+- ``ModelIntervalCheckpoint`` saves online weights only and ``FileLogger`` rewrites its file:
+  ``checkpoint.py`` and ``runlog.py`` replace them.
+"""
+import os
+import sys
+
+if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+    raise ImportError(
+        "TensorFlow was imported before dqnkit.compat with Keras 3 active; keras-rl2 needs "
+        "tf-keras. Import dqnkit first, or set TF_USE_LEGACY_KERAS=1 before importing TensorFlow "
+        "(in a notebook: restart the runtime)."
+    )
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
+
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+
+tf.get_logger().setLevel("ERROR")
+
+
+def _patch_tensorflow_keras_for_keras_rl2():
+    import tensorflow.keras  # noqa: F401  (resolves to tf-keras' API module)
+
+    for name in ("tensorflow.keras", "tf_keras.api._v2.keras"):
+        module = sys.modules.get(name)
+        if module is not None and not hasattr(module, "__version__"):
+            module.__version__ = tf_keras.__version__
+
+    # rl/callbacks.py: `from tensorflow.python.keras.callbacks import Callback, CallbackList`
+    # and `from tensorflow.python.keras.utils.generic_utils import Progbar`.
+    import tensorflow.python.keras.callbacks as frozen_callbacks
+    import tensorflow.python.keras.utils.generic_utils as frozen_utils
+
+    frozen_callbacks.Callback = tf_keras.callbacks.Callback
+    frozen_callbacks.CallbackList = tf_keras.callbacks.CallbackList
+    frozen_utils.Progbar = tf_keras.utils.Progbar
+
+
+_patch_tensorflow_keras_for_keras_rl2()
+
+import rl.agents  # noqa: E402,F401  (disables eager execution for the process, see above)
+
+tf.compat.v1.disable_eager_execution()

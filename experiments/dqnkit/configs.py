@@ -1,0 +1,219 @@
+"""Experiment configs: one documented defaults dict, named presets, typed overrides.
+
+Every config is an ``easydict.EasyDict`` so notebooks can write ``cfg.gamma`` and scripts can
+save it as JSON. Keys use keras-rl2's own argument names where it has one.
+"""
+import json
+
+from easydict import EasyDict
+
+from dqnkit.errors import UserFacingError
+
+# key: (default, one-line explanation). The order is the order `--help` and config.json use.
+DEFAULTS = {
+    # -- what the run is ---------------------------------------------------------------------
+    "env_name": ("BreakoutDeterministic-v4", "Atari game id; old gym names (BreakoutDeterministic-v4) and ALE/Breakout-v5 both work"),
+    "seed": (123, "seeds Python, numpy, TensorFlow, the env and replay sampling"),
+    "window_length": (4, "frames stacked into one state (keras-rl2 Memory window_length)"),
+    "memory_limit": (1_000_000, "replay memory size in transitions (one 84x84 uint8 frame each)"),
+    "batch_size": (32, "transitions per training step (DQNAgent batch_size)"),
+    "gamma": (0.99, "discount factor (DQNAgent gamma)"),
+    "nb_steps_warmup": (50_000, "steps of pure experience collection before training starts (DQNAgent nb_steps_warmup)"),
+    "target_model_update": (10_000, "steps between hard target-network updates (DQNAgent target_model_update)"),
+    "train_interval": (4, "agent steps per training step (DQNAgent train_interval)"),
+    "delta_clip": (1.0, "Huber loss threshold (DQNAgent delta_clip)"),
+    "learning_rate": (2.5e-4, "Adam learning rate"),
+    "epsilon_max": (1.0, "exploration epsilon at step 0 (LinearAnnealedPolicy value_max)"),
+    "epsilon_min": (0.1, "exploration epsilon after epsilon_steps (LinearAnnealedPolicy value_min)"),
+    "epsilon_steps": (1_000_000, "steps over which epsilon falls linearly (LinearAnnealedPolicy nb_steps)"),
+    "epsilon_test": (0.05, "epsilon when testing (LinearAnnealedPolicy value_test)"),
+    # -- schedule: may change between segments of one run -----------------------------------------
+    "total_steps": (1_750_000, "agent steps the whole run trains for"),
+    "checkpoint_every": (250_000, "agent steps between checkpoints (taken at the next episode end)"),
+    "keep_checkpoints": (2, "complete checkpoints kept on disk; older ones are deleted"),
+    "log_interval": (10_000, "agent steps between summary lines on the console"),
+    "video": (True, "record training episodes 0, 1, 8, 27, ..., 729, then every 1000th, to videos/"),
+    "test_episodes": (10, "episodes played by --mode test"),
+}
+
+# Keys that may differ between segments of one run; every other key defines the run, and
+# resuming with a different value stops with an error (see `run_defining_differences`).
+SCHEDULE_KEYS = frozenset({"total_steps", "checkpoint_every", "keep_checkpoints", "log_interval", "video", "test_episodes"})
+
+PRESETS = {
+    # Exactly the hyperparameters of keras-rl's examples/dqn_atari.py (Mnih et al. 2015 scale).
+    "keras_rl": {},
+    # A free Colab T4 session (12 h at most): 1M frames still fit in its 12.7 GB because frames
+    # are stored once as uint8. Trades: epsilon anneals over 500k steps instead of 1M and a
+    # lower learning rate keeps Adam stable with that faster schedule; 3M steps, checkpoints
+    # every 100k so a disconnect costs minutes, not hours.
+    "colab": {
+        "total_steps": 3_000_000,
+        "epsilon_steps": 500_000,
+        "epsilon_min": 0.05,
+        "learning_rate": 1e-4,
+        "checkpoint_every": 100_000,
+    },
+    # A laptop CPU over a night: a 200k memory (1.4 GB), learning starts after 20k steps,
+    # epsilon reaches 0.05 after 250k steps and the target net updates every 2,500 steps.
+    # Trades replay diversity and stability for paddle-tracking Breakout play within 1M steps.
+    "laptop": {
+        "total_steps": 1_000_000,
+        "memory_limit": 200_000,
+        "nb_steps_warmup": 20_000,
+        "target_model_update": 2_500,
+        "epsilon_steps": 250_000,
+        "epsilon_min": 0.05,
+        "learning_rate": 1e-4,
+        "checkpoint_every": 50_000,
+        "log_interval": 5_000,
+    },
+    # Tests and first contact: learning starts at step 500, 2,000 steps take about a minute.
+    "smoke": {
+        "total_steps": 2_000,
+        "memory_limit": 5_000,
+        "nb_steps_warmup": 500,
+        "target_model_update": 500,
+        "epsilon_steps": 1_500,
+        "checkpoint_every": 1_000,
+        "log_interval": 500,
+        "test_episodes": 2,
+    },
+}
+
+
+class ConfigError(UserFacingError, ValueError):
+    """A config name, key or value a user gave is wrong; the message says what to do."""
+
+
+def default_config():
+    """The defaults (= the `keras_rl` preset) as an EasyDict."""
+    return EasyDict({key: default for key, (default, _) in DEFAULTS.items()})
+
+
+def describe_keys():
+    """One line per key: name, default and what it means (for --help and the README)."""
+    return "\n".join(f"  {key} = {default!r}: {doc}" for key, (default, doc) in DEFAULTS.items())
+
+
+def make_config(preset="keras_rl", overrides=None):
+    """Return the preset `preset` with `overrides` (a dict or KEY=VALUE strings) applied."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown config preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    config = default_config()
+    config.update(PRESETS[preset])
+    config.preset = preset
+    apply_overrides(config, overrides or {})
+    return config
+
+
+def apply_overrides(config, overrides):
+    """Set keys from a dict or from 'KEY=VALUE' strings, converting and checking types."""
+    if not isinstance(overrides, dict):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+            key, value = item.split("=", 1)
+            pairs[key.strip()] = value.strip()
+        overrides = pairs
+    for key, value in overrides.items():
+        config[key] = convert_value(key, value)
+    return config
+
+
+def convert_value(key, value):
+    """`value` as the type of `key`'s default; strings are parsed the way a shell user types."""
+    if key not in DEFAULTS:
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(DEFAULTS)}")
+    default = DEFAULTS[key][0]
+    expected = type(default)
+    try:
+        if expected is bool:
+            return _to_bool(value)
+        if expected is int:
+            return _to_int(value)
+        if expected is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be {expected.__name__} (like {default!r}), got {value!r}") from None
+
+
+def _to_bool(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _to_int(value):
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise ValueError(value)
+    number = float(str(value).replace("_", ""))  # accepts 1e6 and 1_000_000
+    if not number.is_integer():
+        raise ValueError(value)
+    return int(number)
+
+
+def validate(config):
+    """Check relations between keys that a wrong value would break later, deep in a run."""
+    positive = ["window_length", "memory_limit", "batch_size", "train_interval", "total_steps",
+                "checkpoint_every", "keep_checkpoints", "log_interval", "epsilon_steps", "target_model_update"]
+    for key in positive:
+        if config[key] < 1:
+            raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    if config.nb_steps_warmup < 0:
+        raise ConfigError(f"nb_steps_warmup must be >= 0, got {config.nb_steps_warmup}")
+    if not 0.0 <= config.gamma <= 1.0:
+        raise ConfigError(f"gamma must be in [0, 1], got {config.gamma}")
+    for key in ("epsilon_max", "epsilon_min", "epsilon_test"):
+        if not 0.0 <= config[key] <= 1.0:
+            raise ConfigError(f"{key} must be in [0, 1], got {config[key]}")
+    if config.memory_limit < config.window_length + 2 + config.batch_size:
+        raise ConfigError(f"memory_limit ({config.memory_limit}) must exceed window_length + batch_size + 2")
+    if config.nb_steps_warmup < config.window_length + config.batch_size + 2:
+        raise ConfigError(
+            f"nb_steps_warmup ({config.nb_steps_warmup}) must be at least window_length + batch_size + 2 "
+            "so the first batch can be sampled without repeats")
+    return config
+
+
+def run_defining_differences(saved, current):
+    """Keys (other than schedule keys) whose values differ between two configs."""
+    keys = [k for k in DEFAULTS if k not in SCHEDULE_KEYS]
+    return [k for k in keys if saved.get(k) != current.get(k)]
+
+
+def to_json(config):
+    return json.dumps(dict(config), indent=2, sort_keys=False)
+
+
+def from_json_text(text):
+    """A config from config.json text; keys unknown to this version are reported, not dropped."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ConfigError("config.json does not hold a JSON object")
+    config = default_config()
+    preset = data.pop("preset", "keras_rl")
+    unknown = [k for k in data if k not in DEFAULTS]
+    if unknown:
+        raise ConfigError(f"config.json has keys this version does not know: {', '.join(unknown)}")
+    for key, value in data.items():
+        config[key] = convert_value(key, value)
+    config.preset = preset
+    return config

@@ -1,0 +1,30 @@
+"""The Mnih et al. (2015) Q-network, as in keras-rl's Atari example."""
+from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
+
+import tf_keras
+from tf_keras import layers
+
+
+def build_mnih2015_model(nb_actions, window_length=4, frame_shape=(84, 84), scale_inputs=True):
+    """Conv 32 8x8/4, conv 64 4x4/2, conv 64 3x3/1, dense 512, linear output per action.
+
+    Input: (batch, window_length, 84, 84). With ``scale_inputs`` the input is uint8 and the
+    first layer casts it to float32 in [0, 1] inside the graph: the host sends a quarter of the
+    bytes and does no per-step conversion. ``scale_inputs=False`` takes float input already
+    scaled (keras-rl's example processor); both variants have the same weights.
+    """
+    input_shape = (window_length,) + tuple(frame_shape)
+    if scale_inputs:
+        inputs = layers.Input(shape=input_shape, dtype="uint8", name="frames")
+        x = layers.Rescaling(1.0 / 255.0, dtype="float32", name="scale")(inputs)
+    else:
+        inputs = layers.Input(shape=input_shape, dtype="float32", name="frames")
+        x = inputs
+    x = layers.Permute((2, 3, 1), name="channels_last")(x)  # (window, h, w) -> (h, w, window)
+    x = layers.Conv2D(32, (8, 8), strides=(4, 4), activation="relu", name="conv1")(x)
+    x = layers.Conv2D(64, (4, 4), strides=(2, 2), activation="relu", name="conv2")(x)
+    x = layers.Conv2D(64, (3, 3), strides=(1, 1), activation="relu", name="conv3")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, activation="relu", name="fc")(x)
+    outputs = layers.Dense(nb_actions, activation="linear", name="q_values")(x)
+    return tf_keras.Model(inputs=inputs, outputs=outputs, name="mnih2015")

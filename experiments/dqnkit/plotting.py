@@ -1,0 +1,48 @@
+"""The learning curve of a run: episode score, its moving average and epsilon against steps."""
+import os
+
+from dqnkit.errors import UserFacingError
+from dqnkit.runlog import read_log
+
+
+def moving_average(values, window):
+    """Mean of the last `window` values at each point (fewer at the start)."""
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_learning_curve(log_path, png_path, window=100):
+    """Draw `log_path` (log.jsonl) to `png_path`; returns the PNG's path."""
+    records = read_log(log_path)
+    if not records:
+        raise UserFacingError(f"{log_path} has no episodes yet; train first (--mode train)")
+    import matplotlib
+
+    matplotlib.use("Agg", force=False) if "matplotlib.pyplot" not in __import__("sys").modules else None
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in records]
+    scores = [r["reward"] for r in records]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    ax.plot(steps, scores, ".", color="tab:blue", alpha=0.3, markersize=3, label="episode score")
+    ax.plot(steps, moving_average(scores, window), color="tab:blue", linewidth=2,
+            label=f"moving average ({min(window, len(scores))} episodes)")
+    ax.set_xlabel("agent step")
+    ax.set_ylabel("score")
+    eps_ax = ax.twinx()
+    eps_ax.plot(steps, [r["epsilon"] for r in records], color="tab:orange", linewidth=1, label="epsilon")
+    eps_ax.set_ylabel("epsilon")
+    eps_ax.set_ylim(0, 1.05)
+    lines = ax.get_legend_handles_labels()
+    eps_lines = eps_ax.get_legend_handles_labels()
+    ax.legend(lines[0] + eps_lines[0], lines[1] + eps_lines[1], loc="upper left", fontsize=8)
+    ax.set_title(f"{os.path.basename(os.path.dirname(os.path.abspath(log_path)))}: {len(records)} episodes")
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)
+    return png_path

@@ -1,0 +1,74 @@
+"""The run folder: everything one run owns, named by what the run is, found again on restart.
+
+::
+
+    <run>/config.json     the config of the latest segment (run-defining keys never change)
+    <run>/log.jsonl       one line per episode over the whole run (see runlog.py)
+    <run>/weights.h5      latest online weights (keras save_weights), for --mode test
+    <run>/checkpoints/    complete checkpoints (see checkpoint.py)
+    <run>/videos/         train-episode-<N>.mp4 and test-<K>-episode-<N>.mp4
+"""
+import os
+
+from dqnkit import configs
+from dqnkit.checkpoint import write_atomic
+from dqnkit.errors import UserFacingError
+
+
+class RunFolderError(UserFacingError):
+    """The run folder cannot be used as asked (unwritable, or holds a different run)."""
+
+
+def default_run_dir(config, root="runs"):
+    """runs/<env>-<preset>-seed<seed>: no timestamp, so a restart finds its own checkpoints."""
+    env = config.env_name.replace("/", "_")
+    return os.path.join(root, f"{env}-{config.get('preset', 'custom')}-seed{config.seed}")
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+
+    config_path = property(lambda self: os.path.join(self.path, "config.json"))
+    log_path = property(lambda self: os.path.join(self.path, "log.jsonl"))
+    weights_path = property(lambda self: os.path.join(self.path, "weights.h5"))
+    checkpoint_dir = property(lambda self: os.path.join(self.path, "checkpoints"))
+    video_dir = property(lambda self: os.path.join(self.path, "videos"))
+
+    def exists(self):
+        return os.path.exists(self.config_path)
+
+    def ensure_writable(self):
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            probe = os.path.join(self.path, ".write-test")
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as exc:
+            raise RunFolderError(f"cannot write to run folder {self.path} ({exc.strerror}); "
+                                 "choose another --run-dir") from None
+
+    def saved_config(self):
+        if not self.exists():
+            return None
+        try:
+            with open(self.config_path, encoding="utf-8") as f:
+                return configs.from_json_text(f.read())
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"{self.config_path} is unreadable ({exc}); fix or remove it") from None
+
+    def check_same_run(self, config):
+        """Stop if `config` changes what this run is; schedule keys may change."""
+        saved = self.saved_config()
+        if saved is None:
+            return
+        differing = configs.run_defining_differences(saved, config)
+        if differing:
+            details = ", ".join(f"{k}: {saved[k]!r} -> {config[k]!r}" for k in differing)
+            raise RunFolderError(
+                f"{self.path} holds a run with a different config ({details}); resume with the "
+                "same values or use a new --run-dir")
+
+    def save_config(self, config):
+        write_atomic(self.config_path, (configs.to_json(config) + "\n").encode())

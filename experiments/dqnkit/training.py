@@ -1,0 +1,295 @@
+"""Training in resumable segments, and testing, for keras-rl2's DQN on Atari.
+
+One call of `train` is one *segment*: it resumes from the run's newest complete checkpoint (or
+starts the run), trains until ``config.total_steps`` or for `steps` more steps, checkpoints
+every ``config.checkpoint_every`` steps and at the end. Our loop, not ``Agent.fit``, owns the
+global step (a Python int) and sets ``agent.step`` from it, so epsilon, warm-up and target
+updates continue where they were.
+
+Where a segment may end: checkpoints are taken only between episodes - at the first episode
+end at or after each multiple of ``checkpoint_every``, and at the first episode end at or after
+the segment's last step. Between episodes the next episode depends only on the saved state
+(RNGs, ALE state, memory, weights), which is what makes a resumed run step-for-step identical
+to one that never stopped. The price: a segment can overrun its target by one episode.
+"""
+import math
+import os
+import random
+import time
+import warnings
+from dataclasses import dataclass
+
+from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
+
+import numpy as np
+from tf_keras import backend as K
+
+from dqnkit import configs, envs, runlog, video
+from dqnkit.agent import build_agent, make_deterministic
+from dqnkit.checkpoint import Checkpointer, write_atomic
+from dqnkit.errors import UserFacingError
+from dqnkit.memory import RingMemory
+from dqnkit.progress import Progress
+from dqnkit.run_folder import RunFolder
+from processors import AtariProcessor
+
+warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
+
+
+@dataclass
+class SegmentResult:
+    run_dir: str
+    start_step: int
+    end_step: int
+    episodes: int
+    resumed_from: int  # step of the checkpoint resumed from, or -1 for a new run
+    seconds: float
+
+
+@dataclass
+class TestResult:
+    scores: list
+    videos: list
+    weights: str
+
+    @property
+    def mean(self):
+        return float(np.mean(self.scores))
+
+    @property
+    def std(self):
+        return float(np.std(self.scores))
+
+
+# -- what a checkpoint holds ----------------------------------------------------------------------
+def capture_state(agent, env, step, episode):
+    """Everything the run needs to go on, split into arrays and JSON-able state."""
+    optimizer_values = K.batch_get_value(agent.optimizer.weights)
+    arrays = {}
+    for prefix, values in (("online", agent.model.get_weights()), ("target", agent.target_model.get_weights()),
+                           ("optimizer", optimizer_values)):
+        for i, value in enumerate(values):
+            arrays[f"{prefix}_{i:03d}"] = value
+    _, mt_keys, mt_pos, has_gauss, cached_gauss = np.random.get_state()
+    arrays["numpy_mt19937_keys"] = mt_keys
+    env_state = envs.save_env_state(env)
+    arrays["ale_state"] = np.frombuffer(env_state["ale_state"], dtype=np.uint8)
+    py_version, py_internal, py_gauss = random.getstate()
+    state = {
+        "step": step,
+        "episode": episode,
+        "numpy_mt19937": {"pos": int(mt_pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gauss)},
+        "python_random": {"version": py_version, "internal": list(py_internal), "gauss": py_gauss},
+        "memory_rng": agent.memory.rng.bit_generator.state,
+        "env_np_random": env_state["np_random"],
+    }
+    return arrays, state
+
+
+def restore_state(agent, env, arrays, state, seed):
+    def numbered(prefix):
+        return [arrays[k] for k in sorted(arrays) if k.startswith(prefix + "_")]
+
+    agent.model.set_weights(numbered("online"))
+    agent.target_model.set_weights(numbered("target"))
+    K.batch_set_value(list(zip(agent.optimizer.weights, numbered("optimizer"))))
+    mt = state["numpy_mt19937"]
+    np.random.set_state(("MT19937", arrays["numpy_mt19937_keys"], mt["pos"], mt["has_gauss"], mt["cached_gaussian"]))
+    py = state["python_random"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+    agent.memory.rng.bit_generator.state = state["memory_rng"]
+    envs.restore_env_state(env, {"ale_state": arrays["ale_state"].tobytes(), "np_random": state["env_np_random"]}, seed)
+
+
+class WeightsError(UserFacingError):
+    """A weights file that is missing, unreadable or made for another env or model."""
+
+
+def load_weights_checked(agent, path, env_name):
+    """Load .h5 weights (plain arrays, no code runs) with a one-line message for every failure."""
+    if not os.path.isfile(path):
+        raise WeightsError(f"weights file {path} does not exist; check the path or train first")
+    try:
+        agent.load_weights(path)
+    except (OSError, KeyError) as exc:
+        raise WeightsError(f"cannot read weights {path} ({exc.__class__.__name__}: {exc}); "
+                           "pass an .h5 file written by this project or keras save_weights") from None
+    except ValueError as exc:
+        raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name} "
+                           f"({str(exc).splitlines()[0][:160]}); use weights trained on this env") from None
+
+
+def save_weights_atomic(agent, path):
+    tmp = path[: -len(".h5")] + ".tmp.h5"
+    agent.model.save_weights(tmp, overwrite=True)
+    os.replace(tmp, path)
+
+
+# -- training -------------------------------------------------------------------------------------
+def train(config, run_dir, steps=None, progress_mode=None, stream=None):
+    """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult."""
+    configs.validate(config)
+    folder = RunFolder(run_dir)
+    folder.ensure_writable()
+    folder.check_same_run(config)
+    folder.save_config(config)
+
+    make_deterministic(config.seed)
+    base_env = envs.make_env(config.env_name, render_mode="rgb_array" if config.video else None)
+    base_env.reset(seed=config.seed)  # loads the ROM and seeds ALE; episodes then use reset()
+    processor = AtariProcessor()
+    agent = build_agent(config, base_env.action_space.n)
+    checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
+
+    step, episode, manifest = 0, 0, None
+    resumed_step, manifest = checkpointer.latest_complete()
+    if resumed_step is not None:
+        arrays, state, log_bytes = checkpointer.load(resumed_step, manifest, agent.memory)
+        restore_state(agent, base_env, arrays, state, config.seed)
+        step, episode = state["step"], state["episode"]
+        write_atomic(folder.log_path, log_bytes)  # drop episodes logged after this checkpoint
+    else:
+        resumed_step = -1
+        write_atomic(folder.log_path, b"")
+
+    stop_step = config.total_steps if steps is None else min(config.total_steps, step + int(steps))
+    env = base_env
+    if config.video:
+        env = video.record_episodes(base_env, folder.video_dir, "train", first_episode=episode)
+
+    progress = Progress(config.total_steps, initial=step, stream=stream, mode=progress_mode)
+    if resumed_step >= 0:
+        progress.print(f"Resumed {folder.path} at step {step:,}, episode {episode:,}.")
+    else:
+        progress.print(f"Started {folder.path}.")
+    if step >= stop_step:
+        progress.print(f"Nothing to do: the run is at step {step:,} of total_steps={config.total_steps:,}.")
+        env.close()
+        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0)
+
+    episode_log = runlog.EpisodeLog(folder.log_path)
+    agent.training = True
+    start_time = time.monotonic()
+    start_step = step
+    last_checkpoint_step = step
+    recent_scores = []
+    next_summary = (step // config.log_interval + 1) * config.log_interval
+    try:
+        while step < stop_step:
+            record = _play_training_episode(agent, env, processor, step, episode, progress)
+            step = record["step"]
+            episode_log.write(record)
+            episode += 1
+            recent_scores = (recent_scores + [record["reward"]])[-20:]
+            video.finish_episode_video(env)
+            if step >= next_summary or step >= stop_step:
+                progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time, start_step))
+                next_summary = (step // config.log_interval + 1) * config.log_interval
+            if step >= stop_step or step // config.checkpoint_every > last_checkpoint_step // config.checkpoint_every:
+                manifest = _checkpoint(checkpointer, agent, base_env, step, episode, folder, manifest)
+                last_checkpoint_step = step
+    finally:
+        episode_log.close()
+        progress.close()
+        env.close()
+    progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in {folder.path}")
+    return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time)
+
+
+def _play_training_episode(agent, env, processor, step, episode, progress):
+    """One episode, exactly as keras-rl2's ``Agent.fit`` steps it; returns its log record."""
+    agent.reset_states()
+    observation, _ = env.reset()
+    observation = processor.process_observation(observation)
+    score, length, losses, mean_qs = 0.0, 0, [], []
+    started = time.monotonic()
+    done = False
+    while not done:
+        agent.step = step
+        action = agent.forward(observation)
+        raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
+        observation = processor.process_observation(raw_observation)
+        done = terminated or truncated
+        loss, mean_q = agent.backward(processor.process_reward(raw_reward), terminal=done)
+        if not math.isnan(loss):
+            losses.append(loss)
+            mean_qs.append(mean_q)
+        score += float(raw_reward)
+        length += 1
+        step += 1
+        progress.update(step, f"episode {episode:,}")
+    # As in Agent.fit: one more forward/backward so the terminal observation enters the memory.
+    agent.step = step
+    agent.forward(observation)
+    agent.backward(0.0, terminal=False)
+    seconds = time.monotonic() - started
+    return {
+        "episode": episode, "step": step, "reward": score, "length": length,
+        "epsilon": float(agent.policy.get_current_value()),
+        "loss": float(np.mean(losses)) if losses else None,
+        "mean_q": float(np.mean(mean_qs)) if mean_qs else None,
+        "episode_time": round(seconds, 3), "sps": round(length / max(seconds, 1e-9), 1),
+    }
+
+
+def _checkpoint(checkpointer, agent, env, step, episode, folder, previous_manifest):
+    arrays, state = capture_state(agent, env, step, episode)
+    manifest = checkpointer.save(step, arrays, state, folder.log_path, agent.memory, previous_manifest)
+    save_weights_atomic(agent, folder.weights_path)
+    return manifest
+
+
+def _summary(step, total, episode, recent_scores, record, start_time, start_step):
+    rate = (step - start_step) / max(time.monotonic() - start_time, 1e-9)
+    loss = "-" if record["loss"] is None else f"{record['loss']:.4f}"
+    return (f"step {step:,}/{total:,} | episode {episode:,} | score {np.mean(recent_scores):.2f} "
+            f"(last {len(recent_scores)}) | eps {record['epsilon']:.3f} | loss {loss} | {rate:,.0f} steps/s")
+
+
+# -- testing --------------------------------------------------------------------------------------
+def test(config, weights_path, video_dir, episodes=None, stream=None, record_video=True):
+    """Play `episodes` with the test epsilon; print each score and the mean; one mp4 per episode."""
+    episodes = config.test_episodes if episodes is None else int(episodes)
+    make_deterministic(config.seed)
+    env = envs.make_env(config.env_name, render_mode="rgb_array" if record_video else None)
+    env.reset(seed=config.seed)
+    # Testing only needs the window of recent frames, not a replay memory of memory_limit.
+    window_only = RingMemory(limit=config.window_length + 2, window_length=config.window_length)
+    agent = build_agent(config, env.action_space.n, memory=window_only)
+    load_weights_checked(agent, weights_path, config.env_name)
+    agent.training = False
+    processor = AtariProcessor()
+    prefix = None
+    if record_video:
+        prefix = _next_test_prefix(video_dir)
+        env = video.record_episodes(env, video_dir, prefix, trigger=lambda _: True)
+    scores = []
+    try:
+        for episode in range(episodes):
+            agent.reset_states()
+            observation, _ = env.reset()
+            observation = processor.process_observation(observation)
+            score, done = 0.0, False
+            while not done:
+                action = agent.forward(observation)
+                raw_observation, reward, terminated, truncated, _ = env.step(action)
+                observation = processor.process_observation(raw_observation)
+                done = terminated or truncated
+                agent.backward(0.0, terminal=done)  # keeps the memory's window of recent frames
+                score += float(reward)
+            video.finish_episode_video(env)
+            scores.append(score)
+            print(f"Episode {episode + 1}: score {score:g}", file=stream, flush=True)
+    finally:
+        env.close()
+    result = TestResult(scores=scores, weights=weights_path,
+                        videos=[os.path.join(video_dir, f"{prefix}-episode-{i}.mp4") for i in range(episodes)] if prefix else [])
+    print(f"Mean score over {episodes} episodes: {result.mean:.2f} +/- {result.std:.2f} (std)", file=stream, flush=True)
+    return result
+
+
+def _next_test_prefix(video_dir):
+    """test-001, test-002, ...: each test invocation gets its own video names."""
+    existing = [name for name in os.listdir(video_dir) if name.startswith("test-")] if os.path.isdir(video_dir) else []
+    numbers = [int(name[5:8]) for name in existing if name[5:8].isdigit()]
+    return f"test-{max(numbers, default=0) + 1:03d}"
