@@ -38,6 +38,9 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--video", dest="video", action="store_true", default=None, help="record episode videos")
     parser.add_argument("--no-video", dest="video", action="store_false")
+    parser.add_argument("--progress", choices=("auto", "terminal", "notebook", "none"), default="auto",
+                        help="progress display: a rewritten line on a terminal, one replaced display in a "
+                             "notebook, none when output goes to a file (auto picks)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
     return parser.parse_args(argv)
@@ -105,7 +108,8 @@ def run(args):
             raise UserError("--weights is for --mode test; train mode resumes from the run folder's checkpoints")
         if args.get("steps") is not None and args.steps < 1:
             raise UserError(f"--steps must be a positive number of steps, got {args.steps}")
-        return training.train(config, run_dir, steps=args.get("steps"))
+        progress = {"auto": None, "none": "quiet"}.get(args.get("progress", "auto"), args.get("progress"))
+        return training.train(config, run_dir, steps=args.get("steps"), progress_mode=progress)
 
     weights = args.get("weights") or default_weights(config, run_dir)
     if args.get("episodes") is not None and args.episodes < 1:

@@ -25,6 +25,11 @@ from dqnkit.memory import RingMemory
 from dqnkit.model import build_mnih2015_model
 
 
+def _is_annealed_eps_greedy(policy):
+    return type(policy) is LinearAnnealedPolicy and type(policy.inner_policy) is EpsGreedyQPolicy \
+        and policy.attr == "eps"
+
+
 def huber(error, delta):
     """keras-rl2's ``huber_loss`` for a scalar threshold (quadratic inside, linear outside)."""
     abs_error = tf.abs(error)
@@ -71,12 +76,22 @@ class FastDQNAgent(DQNAgent):
 
     def forward(self, observation):
         state = self.memory.get_recent_state(observation)
-        q_values = self.compute_q_values(state)
         policy = self.policy if self.training else self.test_policy
-        action = int(policy.select_action(q_values=q_values))
+        if _is_annealed_eps_greedy(policy):
+            action = self._eps_greedy_action(policy, state)
+        else:
+            action = int(policy.select_action(q_values=self.compute_q_values(state)))
         self.recent_observation = observation
         self.recent_action = action
         return action
+
+    def _eps_greedy_action(self, policy, state):
+        """EpsGreedyQPolicy.select_action, drawing the same random numbers in the same order,
+        but computing Q-values only when the action is greedy (never during pure exploration)."""
+        policy.inner_policy.eps = policy.get_current_value()
+        if np.random.uniform() < policy.inner_policy.eps:
+            return int(np.random.randint(0, self.nb_actions))
+        return int(np.argmax(self.compute_q_values(state)))
 
     def backward(self, reward, terminal):
         if self.step % self.memory_interval == 0:
@@ -114,7 +129,10 @@ def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model
     policy = LinearAnnealedPolicy(EpsGreedyQPolicy(), attr="eps", value_max=config.epsilon_max,
                                   value_min=config.epsilon_min, value_test=config.epsilon_test,
                                   nb_steps=config.epsilon_steps)
-    agent = agent_class(model=model, nb_actions=nb_actions, policy=policy, memory=memory,
+    # test_policy=policy: the annealed policy returns epsilon_test when agent.training is False.
+    # (keras-rl's example left DQNAgent's default GreedyQPolicy there, so its value_test=.05
+    # never took effect and a stuck agent could loop forever in test.)
+    agent = agent_class(model=model, nb_actions=nb_actions, policy=policy, test_policy=policy, memory=memory,
                         nb_steps_warmup=config.nb_steps_warmup, gamma=config.gamma,
                         target_model_update=config.target_model_update, train_interval=config.train_interval,
                         delta_clip=config.delta_clip, batch_size=config.batch_size)

@@ -21,15 +21,13 @@ def plot_learning_curve(log_path, png_path, window=100):
     records = read_log(log_path)
     if not records:
         raise UserFacingError(f"{log_path} has no episodes yet; train first (--mode train)")
-    import matplotlib
-
-    matplotlib.use("Agg", force=False) if "matplotlib.pyplot" not in __import__("sys").modules else None
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves a notebook's backend alone
 
     steps = [r["step"] for r in records]
     scores = [r["reward"] for r in records]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    ax.plot(steps, scores, ".", color="tab:blue", alpha=0.3, markersize=3, label="episode score")
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    ax = fig.subplots()
+    ax.plot(steps, scores, ".", color="tab:blue", alpha=0.5, markersize=4, label="episode score")
     ax.plot(steps, moving_average(scores, window), color="tab:blue", linewidth=2,
             label=f"moving average ({min(window, len(scores))} episodes)")
     ax.set_xlabel("agent step")
@@ -44,5 +42,4 @@ def plot_learning_curve(log_path, png_path, window=100):
     ax.set_title(f"{os.path.basename(os.path.dirname(os.path.abspath(log_path)))}: {len(records)} episodes")
     fig.tight_layout()
     fig.savefig(png_path)
-    plt.close(fig)
     return png_path

@@ -15,6 +15,7 @@ to one that never stopped. The price: a segment can overrun its target by one ep
 import math
 import os
 import random
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
 import numpy as np
+import tensorflow as tf
 from tf_keras import backend as K
 
 from dqnkit import configs, envs, runlog, video
@@ -114,9 +116,11 @@ def load_weights_checked(agent, path, env_name):
     except (OSError, KeyError) as exc:
         raise WeightsError(f"cannot read weights {path} ({exc.__class__.__name__}: {exc}); "
                            "pass an .h5 file written by this project or keras save_weights") from None
-    except ValueError as exc:
-        raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name} "
-                           f"({str(exc).splitlines()[0][:160]}); use weights trained on this env") from None
+    except (ValueError, tf.errors.InvalidArgumentError) as exc:
+        shapes = re.search(r"Expected \[[^\]]*\] got \[[^\]]*\]", str(exc))
+        detail = shapes.group(0) if shapes else str(exc).splitlines()[0][:160]
+        raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name} ({detail}: trained "
+                           "on a game with another number of actions?); use weights trained on this env") from None
 
 
 def save_weights_atomic(agent, path):
@@ -172,7 +176,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     start_time = time.monotonic()
     start_step = step
     last_checkpoint_step = step
-    recent_scores = []
+    recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
     next_summary = (step // config.log_interval + 1) * config.log_interval
     try:
         while step < stop_step:

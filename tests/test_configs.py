@@ -1,0 +1,64 @@
+"""Configs: the keras_rl preset is the example's, overrides are typed, mistakes are explained."""
+import pytest
+
+from dqnkit import configs
+
+
+def test_keras_rl_preset_is_the_examples_hyperparameters():
+    c = configs.make_config("keras_rl")
+    assert (c.memory_limit, c.window_length, c.nb_steps_warmup, c.target_model_update) == (1_000_000, 4, 50_000, 10_000)
+    assert (c.epsilon_max, c.epsilon_min, c.epsilon_steps, c.epsilon_test) == (1.0, 0.1, 1_000_000, 0.05)
+    assert (c.gamma, c.train_interval, c.delta_clip, c.learning_rate) == (0.99, 4, 1.0, 2.5e-4)
+    assert (c.total_steps, c.checkpoint_every, c.batch_size) == (1_750_000, 250_000, 32)
+    assert c.env_name == "BreakoutDeterministic-v4"
+
+
+def test_every_preset_is_valid_and_uses_known_keys():
+    for name, overrides in configs.PRESETS.items():
+        assert set(overrides) <= set(configs.DEFAULTS), name
+        configs.validate(configs.make_config(name))
+
+
+def test_smoke_preset_learns_within_1000_steps():
+    c = configs.make_config("smoke")
+    assert c.nb_steps_warmup < 1000 and c.total_steps == 2000
+
+
+def test_overrides_are_converted_to_the_defaults_type():
+    c = configs.make_config("smoke", ["gamma=0.9", "memory_limit=1e4", "video=false", "total_steps=3_000",
+                                      "env_name=ALE/Pong-v5"])
+    assert c.gamma == 0.9 and c.memory_limit == 10_000 and c.video is False
+    assert c.total_steps == 3000 and c.env_name == "ALE/Pong-v5"
+    assert isinstance(c.memory_limit, int)
+
+
+@pytest.mark.parametrize("item, fragment", [
+    ("gamma=abc", "gamma must be float"),
+    ("memory_limit=1.5", "memory_limit must be int"),
+    ("video=maybe", "video must be bool"),
+    ("nope=1", "unknown config key 'nope'; valid keys: env_name"),
+    ("gamma", "KEY=VALUE"),
+])
+def test_bad_overrides_say_what_is_wrong(item, fragment):
+    with pytest.raises(configs.ConfigError, match=fragment):
+        configs.make_config("smoke", [item])
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(configs.ConfigError, match="keras_rl, colab, laptop, smoke"):
+        configs.make_config("fast")
+
+
+def test_validate_rejects_values_that_would_break_a_run_later():
+    with pytest.raises(configs.ConfigError, match="gamma"):
+        configs.validate(configs.make_config("smoke", {"gamma": 1.5}))
+    with pytest.raises(configs.ConfigError, match="nb_steps_warmup"):
+        configs.validate(configs.make_config("smoke", {"nb_steps_warmup": 10}))
+
+
+def test_json_round_trip_and_run_defining_differences():
+    c = configs.make_config("smoke")
+    again = configs.from_json_text(configs.to_json(c))
+    assert again == c
+    changed = configs.make_config("smoke", {"total_steps": 9_000, "gamma": 0.9, "seed": 7})
+    assert configs.run_defining_differences(c, changed) == ["seed", "gamma"]
