@@ -1,0 +1,100 @@
+"""The CLI end to end in subprocesses, as a new user runs it (CleanRL style), and its bad inputs."""
+import json
+import os
+
+import pytest
+
+from conftest import run_cli
+
+LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q", "episode_time", "sps"}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "smoke"
+    result = run_cli("--mode", "train", "--config", "smoke", "--run-dir", run_dir)
+    return run_dir, result
+
+
+def test_train_fills_the_run_folder(trained_run):
+    run_dir, result = trained_run
+    assert "Segment done" in result.stdout
+    for name in ("config.json", "log.jsonl", "weights.h5"):
+        assert (run_dir / name).stat().st_size > 0, name
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["preset"] == "smoke" and config["total_steps"] == 2000
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert LOG_FIELDS <= set(records[0])
+    assert [r["episode"] for r in records] == list(range(len(records)))
+    assert records[-1]["step"] >= 2000 and sum(r["length"] for r in records) == records[-1]["step"]
+    assert any(r["loss"] is not None for r in records)  # learning started within the smoke budget
+    assert [n for n in sorted(os.listdir(run_dir / "checkpoints")) if n.startswith("ckpt-")][-1] == f"ckpt-{records[-1]['step']:012d}"
+    videos = sorted(os.listdir(run_dir / "videos"))
+    assert videos[:2] == ["train-episode-0.mp4", "train-episode-1.mp4"] and "train-episode-8.mp4" in videos
+
+
+def test_test_mode_plays_scores_and_records_one_video_per_episode(trained_run):
+    run_dir, _ = trained_run
+    first = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "2")
+    assert "Episode 1: score" in first.stdout and "Episode 2: score" in first.stdout
+    assert "Mean score over 2 episodes" in first.stdout
+    run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1")
+    videos = os.listdir(run_dir / "videos")
+    for name in ("test-001-episode-0.mp4", "test-001-episode-1.mp4", "test-002-episode-0.mp4"):
+        assert name in videos and (run_dir / "videos" / name).stat().st_size > 1000, name
+
+
+def test_plot_mode_draws_the_learning_curve(trained_run):
+    run_dir, _ = trained_run
+    run_cli("--mode", "plot", "--run-dir", run_dir)
+    png = (run_dir / "learning_curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def _bad(args, fragment):
+    result = run_cli(*args, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and fragment in error_lines[0], result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--env-name", "Foo-v4"], "unknown Atari game 'Foo'"),
+    (["--env-name", "CartPole-v1"], "unknown env name"),
+    (["--set", "nope=1"], "unknown config key 'nope'; valid keys:"),
+    (["--set", "gamma=abc"], "gamma must be float"),
+    (["--set", "gamma=2"], "gamma must be in [0, 1]"),
+    (["--config", "fast"], "unknown config preset 'fast'"),
+    (["--steps", "0", "--config", "smoke"], "--steps must be a positive number"),
+])
+def test_bad_names_and_values(tmp_path, args, fragment):
+    _bad(args + ["--run-dir", tmp_path / "run"], fragment)
+
+
+def test_bad_weights(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    _bad(["--mode", "test", "--run-dir", run_dir, "--weights", tmp_path / "missing.h5"], "does not exist")
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not an hdf5 file" * 100)
+    _bad(["--mode", "test", "--run-dir", run_dir, "--weights", garbage], "cannot read weights")
+    _bad(["--mode", "test", "--run-dir", run_dir, "--env-name", "PongDeterministic-v4", "--no-video"],
+         "do not fit the Mnih net for PongDeterministic-v4")
+    _bad(["--mode", "test", "--run-dir", tmp_path / "empty", "--config", "smoke"], "no weights found")
+
+
+def test_unwritable_run_folder(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    _bad(["--config", "smoke", "--run-dir", blocker / "run"], "cannot write to run folder")
+
+
+def test_resuming_with_a_different_run_defining_config_is_refused(trained_run):
+    run_dir, _ = trained_run
+    _bad(["--run-dir", run_dir, "--config", "smoke", "--set", "gamma=0.5", "--set", "window_length=2"],
+         "different config (window_length: 4 -> 2, gamma: 0.99 -> 0.5)")
+
+
+def test_help_lists_every_config_key():
+    result = run_cli("--help")
+    assert "epsilon_steps" in result.stdout and "--env-name" in result.stdout

@@ -1,0 +1,159 @@
+"""Resuming is indistinguishable from never stopping (smoke preset, real subprocesses).
+
+A run of the smoke preset straight through, split into two processes, killed with SIGKILL at
+random moments and during a checkpoint write, and restarted from a damaged newest checkpoint:
+all end with byte-identical ``weights.h5`` and the same ``log.jsonl`` apart from wall-clock
+fields.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CLI, REPO_ROOT, run_cli
+from dqnkit.runlog import is_wall_clock_field
+
+SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
+
+
+def log_without_wall_clock(run_dir):
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if not is_wall_clock_field(k)} for line in lines]
+
+
+def assert_same_run(run_dir, reference):
+    assert (run_dir / "weights.h5").read_bytes() == (reference / "weights.h5").read_bytes()
+    ours, theirs = log_without_wall_clock(run_dir), log_without_wall_clock(reference)
+    assert [r["episode"] for r in ours] == list(range(len(ours)))  # every episode once, in order
+    assert ours == theirs
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("straight") / "run"
+    run_cli(*SMOKE, "--run-dir", run_dir)
+    return run_dir
+
+
+def test_two_segments_equal_one(straight, tmp_path):
+    run_dir = tmp_path / "split"
+    first = run_cli(*SMOKE, "--run-dir", run_dir, "--steps", "1000")
+    assert "Started" in first.stdout
+    second = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert "Resumed" in second.stdout
+    assert_same_run(run_dir, straight)
+    third = run_cli(*SMOKE, "--run-dir", run_dir)  # a finished run stays finished
+    assert "Nothing to do" in third.stdout
+    assert_same_run(run_dir, straight)
+
+
+def _start(run_dir):
+    return subprocess.Popen([sys.executable, CLI, *SMOKE, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _checkpoint_being_written(run_dir):
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return None
+    for name in os.listdir(folder):
+        if name.startswith("ckpt-") and not (folder / name / "MANIFEST.json").exists():
+            return name
+    return None
+
+
+def test_killed_during_a_checkpoint_write_then_restarted(straight, tmp_path):
+    run_dir = tmp_path / "killed-in-checkpoint"
+    process = _start(run_dir)
+    caught = None
+    deadline = time.monotonic() + 300
+    while caught is None and process.poll() is None and time.monotonic() < deadline:
+        caught = _checkpoint_being_written(run_dir)
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert caught is not None, "the run ended before a checkpoint write could be interrupted"
+    assert not (run_dir / "checkpoints" / caught / "MANIFEST.json").exists()  # really half-written
+    result = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert ("Resumed" in result.stdout) or ("Started" in result.stdout)
+    assert_same_run(run_dir, straight)
+
+
+def test_killed_at_random_moments_then_restarted(straight, tmp_path):
+    run_dir = tmp_path / "killed-randomly"
+    rng = random.Random(os.getpid())
+    for _ in range(3):
+        process = _start(run_dir)
+        time.sleep(rng.uniform(4.0, 20.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    run_cli(*SMOKE, "--run-dir", run_dir)
+    assert_same_run(run_dir, straight)
+
+
+def _damage_truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _damage_flip_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("target, damage", [
+    ("arrays.npz", _damage_truncate),
+    ("memory-chunk", _damage_flip_byte),
+    ("MANIFEST.json", _damage_truncate),
+])
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(straight, tmp_path, target, damage):
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(straight, run_dir)
+    checkpoints = run_dir / "checkpoints"
+    newest = sorted(n for n in os.listdir(checkpoints) if n.startswith("ckpt-"))[-1]
+    if target == "memory-chunk":
+        manifest = json.loads((checkpoints / newest / "MANIFEST.json").read_text())
+        path = checkpoints / manifest["memory_chunks"][-1]  # the chunk only the newest one uses
+    else:
+        path = checkpoints / newest / target
+    damage(path)
+    (run_dir / "weights.h5").unlink()
+    result = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert "falling back to an earlier checkpoint" in result.stderr
+    assert "Resumed" in result.stdout
+    assert_same_run(run_dir, straight)
+
+
+def test_schedule_keys_may_change_between_segments(straight, tmp_path):
+    run_dir = tmp_path / "longer"
+    shutil.copytree(straight, run_dir)
+    before = log_without_wall_clock(run_dir)
+    result = run_cli(*SMOKE, "--run-dir", run_dir, "--set", "total_steps=2600", "--set", "log_interval=250")
+    assert "Resumed" in result.stdout
+    after = log_without_wall_clock(run_dir)
+    assert after[: len(before)] == before and after[-1]["step"] >= 2600
+    assert json.loads((run_dir / "config.json").read_text())["total_steps"] == 2600
+
+
+def test_output_stays_bounded(tmp_path):
+    """A rewritten progress line on a terminal, a summary line per log interval, nothing else."""
+    # bytes, not text: universal newlines would turn every "\r" into a line break
+    stdout = subprocess.run([sys.executable, CLI, *SMOKE, "--run-dir", str(tmp_path / "run"), "--progress", "terminal",
+                             "--set", "log_interval=100"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    updates = stdout.count(b"\r")
+    lines = stdout.count(b"\n")
+    assert updates >= 2  # the bar was drawn and rewritten
+    assert len(stdout) < 200 * (updates + lines)  # O(1) bytes per update
+    # throttled to two updates a second, whatever the step rate
+    seconds = sum(json.loads(line)["episode_time"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines())
+    assert updates <= 2 * seconds + 50
+    assert lines <= 2000 // 100 + 10
+    quiet = run_cli(*SMOKE, "--run-dir", tmp_path / "run2", "--steps", "300")  # a pipe: no bar at all
+    assert "\r" not in quiet.stdout and quiet.stdout.count("\n") < 10
