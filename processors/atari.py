@@ -42,9 +42,12 @@ class KerasRLExampleProcessor(Processor):
 class AtariProcessor(Processor):
     """84x84 grayscale uint8 frames, uint8 state batches (scaled in the model), clipped rewards.
 
-    The frame is converted to grayscale first and then resized with the same bicubic filter:
-    a third of the resampling work of the example's order, and within a few grey levels of its
-    output (``tests/test_processor.py`` measures the difference on real frames).
+    Takes RGB frames (converted to grayscale with Pillow's ``convert("L")``, then resized with
+    the same bicubic filter as the example) or grayscale frames straight from ALE
+    (``obs_type="grayscale"``, the same luminance values, which the training loop uses). Either
+    way the result is within 2 grey levels of the example's resize-then-convert order, mean
+    difference under 0.1 (``tests/test_processor.py`` measures both on real frames), at a third
+    of the resampling work.
     """
 
     def __init__(self, reward_clip=1.0):
@@ -53,10 +56,14 @@ class AtariProcessor(Processor):
         self.reward_clip = float(reward_clip)
 
     def process_observation(self, observation):
-        if observation.ndim != 3 or observation.shape[2] != 3:
-            raise ValueError(f"expected an RGB frame (height, width, 3), got shape {observation.shape}")
-        gray = Image.fromarray(observation).convert("L")
-        return np.asarray(gray.resize(INPUT_SHAPE), dtype=np.uint8)
+        if observation.ndim == 3 and observation.shape[2] == 3:
+            image = Image.fromarray(observation).convert("L")
+        elif observation.ndim == 2:
+            image = Image.fromarray(observation)
+        else:
+            raise ValueError(f"expected an RGB (height, width, 3) or grayscale (height, width) frame, "
+                             f"got shape {observation.shape}")
+        return np.asarray(image.resize(INPUT_SHAPE), dtype=np.uint8)
 
     def process_state_batch(self, batch):
         # uint8 all the way to the graph: the model's first layer scales to [0, 1].

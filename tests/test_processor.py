@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from processors import AtariProcessor, KerasRLExampleProcessor
+from dqnkit import envs
 from frames import breakout_frames
 
 
@@ -25,6 +26,20 @@ def test_same_as_the_example_within_two_grey_levels(frames):
     assert np.mean([d.mean() for d in diffs]) < 0.2
 
 
+def test_ale_grayscale_frames_give_the_same_result_as_rgb_frames():
+    rgb_env = envs.make_env("BreakoutDeterministic-v4")
+    gray_env = envs.make_env("BreakoutDeterministic-v4", obs_type="grayscale")
+    rgb, _ = rgb_env.reset(seed=1)
+    gray, _ = gray_env.reset(seed=1)
+    processor = AtariProcessor()
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        np.testing.assert_array_equal(processor.process_observation(gray), processor.process_observation(rgb))
+        action = int(rng.integers(4))
+        rgb, *_ = rgb_env.step(action)
+        gray, *_ = gray_env.step(action)
+
+
 def test_state_batches_stay_uint8_and_the_example_scales_to_unit_range(frames):
     processor = AtariProcessor()
     batch = np.stack([[processor.process_observation(f) for f in frames[i:i + 4]] for i in range(0, 32, 4)])
@@ -40,7 +55,7 @@ def test_rewards_are_clipped():
 
 
 def test_bad_frames_and_arguments_are_rejected():
-    with pytest.raises(ValueError, match="RGB frame"):
-        AtariProcessor().process_observation(np.zeros((84, 84), dtype=np.uint8))
+    with pytest.raises(ValueError, match="RGB .* or grayscale"):
+        AtariProcessor().process_observation(np.zeros((84, 84, 4), dtype=np.uint8))
     with pytest.raises(ValueError, match="reward_clip"):
         AtariProcessor(reward_clip=0)

@@ -74,3 +74,31 @@ _patch_tensorflow_keras_for_keras_rl2()
 import rl.agents  # noqa: E402,F401  (disables eager execution for the process, see above)
 
 tf.compat.v1.disable_eager_execution()
+
+
+class OldGymAPI:
+    """A gymnasium env seen through the old gym API that ``Agent.fit``/``Agent.test`` expect.
+
+    ``reset()`` returns the observation only and ``step()`` a 4-tuple whose ``done`` is
+    ``terminated or truncated``. Our own loop does not need it; the benchmark uses it to run
+    keras-rl2's stock ``fit`` with the least change.
+    """
+
+    def __init__(self, env):
+        self.env = env
+        self.action_space = env.action_space
+        self.observation_space = env.observation_space
+
+    def reset(self, **kwargs):
+        observation, _info = self.env.reset(**kwargs)
+        return observation
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return observation, reward, terminated or truncated, info
+
+    def render(self, mode="human"):
+        return self.env.render()
+
+    def close(self):
+        self.env.close()

@@ -64,12 +64,17 @@ def resolve_env(env_name):
     return rom, kwargs
 
 
-def make_env(env_name, render_mode=None):
-    """A gymnasium Atari env for `env_name` with RGB observations, as keras-rl's example used."""
+def make_env(env_name, render_mode=None, obs_type="rgb"):
+    """A gymnasium Atari env for `env_name`.
+
+    ``obs_type="rgb"`` gives the 210x160x3 frames keras-rl's example processed;
+    ``"grayscale"`` lets ALE convert to luminance itself (the same values Pillow's ``convert("L")``
+    gives, a third of the bytes, and less work per step). Videos come from ``render()``, which
+    is RGB either way."""
     rom, kwargs = resolve_env(env_name)
     ale_name = next(spec.id for spec in gym.registry.values()
                     if spec.id.startswith("ALE/") and spec.id.endswith("-v5") and spec.kwargs.get("game") == rom)
-    return gym.make(ale_name, render_mode=render_mode, **kwargs)
+    return gym.make(ale_name, render_mode=render_mode, obs_type=obs_type, **kwargs)
 
 
 def save_env_state(env):

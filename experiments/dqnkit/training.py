@@ -139,7 +139,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     folder.save_config(config)
 
     make_deterministic(config.seed)
-    base_env = envs.make_env(config.env_name, render_mode="rgb_array" if config.video else None)
+    base_env = envs.make_env(config.env_name, render_mode="rgb_array" if config.video else None, obs_type="grayscale")
     base_env.reset(seed=config.seed)  # loads the ROM and seeds ALE; episodes then use reset()
     processor = AtariProcessor()
     agent = build_agent(config, base_env.action_space.n)
@@ -255,7 +255,7 @@ def test(config, weights_path, video_dir, episodes=None, stream=None, record_vid
     """Play `episodes` with the test epsilon; print each score and the mean; one mp4 per episode."""
     episodes = config.test_episodes if episodes is None else int(episodes)
     make_deterministic(config.seed)
-    env = envs.make_env(config.env_name, render_mode="rgb_array" if record_video else None)
+    env = envs.make_env(config.env_name, render_mode="rgb_array" if record_video else None, obs_type="grayscale")
     env.reset(seed=config.seed)
     # Testing only needs the window of recent frames, not a replay memory of memory_limit.
     window_only = RingMemory(limit=config.window_length + 2, window_length=config.window_length)

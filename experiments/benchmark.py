@@ -1,0 +1,308 @@
+"""How fast is training, and where is the floor? Every figure measured in this one run.
+
+    python experiments/benchmark.py            # about 10 minutes on 2 cores
+    python experiments/benchmark.py --quick    # a smoke test of the script (figures are noisy)
+    python experiments/benchmark.py --full-memory   # also fill a 1M-frame memory (about 7.5 GB)
+
+Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loops):
+- agent steps/s of our loop and of keras-rl2's stock loop (``DQNAgent.fit`` with
+  ``SequentialMemory`` and the example's processor, run through ``compat.OldGymAPI``), in the
+  warm-up phase and in the learning phase, and their ratios;
+- the floor: our fused train step every 4 steps plus a greedy action every step, without env;
+- the env alone and env + processor (what warm-up can at best reach);
+- processor frames/s, replay sample time, memory bytes per frame and resident size for 1M
+  frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).
+"""
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for path in (os.path.join(REPO_ROOT, "experiments"), REPO_ROOT):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from dqnkit import compat  # noqa: E402  (before TensorFlow)
+
+import numpy as np  # noqa: E402
+from rl.agents.dqn import DQNAgent  # noqa: E402
+from rl.callbacks import Callback  # noqa: E402
+from rl.memory import SequentialMemory  # noqa: E402
+
+from dqnkit import configs, envs  # noqa: E402
+from dqnkit.agent import build_agent, make_deterministic  # noqa: E402
+from dqnkit.checkpoint import Checkpointer  # noqa: E402
+from dqnkit.memory import RingMemory  # noqa: E402
+from dqnkit.model import build_mnih2015_model  # noqa: E402
+from dqnkit.progress import Progress  # noqa: E402
+from dqnkit.training import _play_training_episode  # noqa: E402
+from processors import AtariProcessor, KerasRLExampleProcessor  # noqa: E402
+
+ENV = "BreakoutDeterministic-v4"
+
+
+def rss_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def real_frames(count, processor, seed=0):
+    env = envs.make_env(ENV)
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    raw, processed = [], []
+    while len(raw) < count:
+        raw.append(obs)
+        processed.append(processor.process_observation(obs))
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(4)))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+    return raw, processed
+
+
+# -- loops ---------------------------------------------------------------------------------------
+def bench_config(warmup, memory_limit):
+    return configs.make_config("keras_rl", {"nb_steps_warmup": warmup, "memory_limit": memory_limit,
+                                            "epsilon_steps": 1_000_000, "video": False})
+
+
+def time_our_loop(warmup, learning_steps):
+    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs."""
+    config = bench_config(warmup, max(warmup + learning_steps + 10_000, 20_000))
+    env = envs.make_env(ENV, obs_type="grayscale")  # as dqnkit.training makes it
+    env.reset(seed=0)
+    agent = build_agent(config, env.action_space.n)
+    agent.training = True
+    processor = AtariProcessor()
+    progress = Progress(1, mode="quiet")
+    marks, step, episode = [(0, time.perf_counter())], 0, 0
+    while step < warmup + learning_steps:
+        record = _play_training_episode(agent, env, processor, step, episode, progress)
+        step, episode = record["step"], episode + 1
+        marks.append((step, time.perf_counter()))
+    return _phase_rates(marks, warmup)
+
+
+class _StepClock(Callback):
+    def __init__(self):
+        super().__init__()
+        self.marks = [(0, time.perf_counter())]
+
+    def on_episode_end(self, episode, logs={}):
+        self.marks.append((int(logs["nb_steps"]), time.perf_counter()))
+
+
+def time_stock_loop(warmup, learning_steps):
+    """The same for keras-rl2's DQNAgent.fit with its SequentialMemory and the example's processor."""
+    config = bench_config(warmup, max(warmup + learning_steps + 10_000, 20_000))
+    env = envs.make_env(ENV)
+    env.reset(seed=0)
+    agent = build_agent(config, env.action_space.n, memory=SequentialMemory(limit=config.memory_limit, window_length=4),
+                        agent_class=DQNAgent, model=build_mnih2015_model(env.action_space.n, scale_inputs=False))
+    agent.processor = KerasRLExampleProcessor()
+    clock = _StepClock()
+    # fit counts in np.int16: keep the run under 32,767 steps (see compat.py).
+    agent.fit(compat.OldGymAPI(env), nb_steps=min(warmup + learning_steps, 32_000), verbose=0, callbacks=[clock])
+    return _phase_rates(clock.marks, warmup)
+
+
+def _phase_rates(marks, warmup):
+    """Steps/s over whole episodes that ended inside the warm-up, and over those after it."""
+    def rate(points):
+        if len(points) < 2:
+            return float("nan")
+        return (points[-1][0] - points[0][0]) / (points[-1][1] - points[0][1])
+    warm = [m for m in marks if m[0] <= warmup]
+    first_learning = next((i for i, m in enumerate(marks) if m[0] > warmup), len(marks))
+    learn = marks[first_learning:]
+    return rate(warm), rate(learn)
+
+
+def time_floor(repeats):
+    """Fused train step every 4 steps + one greedy action per step, no env: steps/s."""
+    config = bench_config(1000, 5000)
+    agent = build_agent(config, 4)
+    rng = np.random.default_rng(0)
+    s0 = rng.integers(0, 255, (32, 4, 84, 84), dtype=np.uint8)
+    a, r = rng.integers(0, 4, 32).astype(np.int32), np.zeros(32, np.float32)
+    for _ in range(3):
+        agent._train_fn([s0, a, r, r, s0])
+        agent.compute_q_values(s0[0])
+    start = time.perf_counter()
+    for _ in range(repeats):
+        agent._train_fn([s0, a, r, r, s0])
+    train_seconds = (time.perf_counter() - start) / repeats
+    start = time.perf_counter()
+    for _ in range(repeats * 4):
+        np.argmax(agent.compute_q_values(s0[0]))
+    act_seconds = (time.perf_counter() - start) / (repeats * 4)
+    return 1.0 / (train_seconds / 4 + act_seconds), train_seconds, act_seconds
+
+
+def time_env(steps, processor=None, obs_type="rgb"):
+    env = envs.make_env(ENV, obs_type=obs_type)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 4, steps)
+    start = time.perf_counter()
+    for action in actions:
+        obs, _, terminated, truncated, _ = env.step(int(action))
+        if processor is not None:
+            processor.process_observation(obs)
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def time_processors(raw):
+    rates = {}
+    gray = [np.asarray(__import__("PIL.Image").Image.fromarray(f).convert("L")) for f in raw]  # = ALE grayscale
+    for name, processor, frames in (("example", KerasRLExampleProcessor(), raw), ("ours_rgb", AtariProcessor(), raw),
+                                    ("ours_gray", AtariProcessor(), gray)):
+        start = time.perf_counter()
+        for frame in frames:
+            processor.process_observation(frame)
+        rates[name] = len(frames) / (time.perf_counter() - start)
+    return rates
+
+
+def fill(memory, frames, count):
+    for i in range(count):
+        memory.append(frames[i % len(frames)], i % 4, 0.0, i % 500 == 499)
+
+
+def time_sampling(frames, entries, batches):
+    ours = RingMemory(limit=entries, window_length=4, seed=0)
+    stock = SequentialMemory(limit=entries, window_length=4)
+    fill(ours, frames, entries)
+    fill(stock, frames, entries)
+    example = KerasRLExampleProcessor()
+    start = time.perf_counter()
+    for _ in range(batches):
+        batch = stock.sample(32)
+        example.process_state_batch(np.array([e.state0 for e in batch]))
+        example.process_state_batch(np.array([e.state1 for e in batch]))
+    stock_seconds = (time.perf_counter() - start) / batches
+    start = time.perf_counter()
+    for _ in range(batches):
+        ours.sample_batch(32)
+    return (time.perf_counter() - start) / batches, stock_seconds
+
+
+def time_checkpoint(frames, entries, workdir):
+    """Save and load of a checkpoint whose memory holds `entries` real frames."""
+    memory = RingMemory(limit=entries, window_length=4, seed=0)
+    fill(memory, frames, entries)
+    config = bench_config(1000, 5000)
+    agent = build_agent(config, 4)
+    from dqnkit.training import capture_state  # noqa: E402  (needs an env for ALE state)
+
+    env = envs.make_env(ENV)
+    env.reset(seed=0)
+    arrays, state = capture_state(agent, env, entries, 0)
+    directory = os.path.join(workdir, f"ckpt-bench-{entries}")
+    checkpointer = Checkpointer(directory, keep=1)
+    log_path = os.path.join(workdir, "log.jsonl")
+    open(log_path, "w").close()
+    start = time.perf_counter()
+    manifest = checkpointer.save(entries, arrays, state, log_path, memory)
+    save_seconds = time.perf_counter() - start
+    size = sum(f["size"] for f in manifest["files"].values())
+    restored = RingMemory(limit=entries, window_length=4)
+    start = time.perf_counter()
+    step, manifest = checkpointer.latest_complete()
+    checkpointer.load(step, manifest, restored)
+    load_seconds = time.perf_counter() - start
+    assert np.array_equal(restored.frames[:1000], memory.frames[:1000])
+    shutil.rmtree(directory)
+    return save_seconds, load_seconds, size
+
+
+def memory_footprint(frames, entries):
+    """Resident bytes one more frame costs, measured by filling `entries` frames."""
+    before = rss_bytes()
+    memory = RingMemory(limit=entries, window_length=4)
+    fill(memory, frames, entries)
+    grown = rss_bytes() - before
+    return memory, grown / entries
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the script runs")
+    parser.add_argument("--warmup", type=int, default=5_000, help="warm-up steps of both loops")
+    parser.add_argument("--learning-steps", type=int, default=6_000, help="learning-phase steps timed per loop")
+    parser.add_argument("--full-memory", action="store_true", help="also fill and checkpoint a 1M-frame memory")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.warmup, args.learning_steps = 300, 300
+    make_deterministic(0)
+    rows = []
+
+    def row(name, value, unit, note=""):
+        rows.append((name, value, unit, note))
+        print(f"  {name:<46} {value:>12,.2f} {unit:<10} {note}", flush=True)
+
+    print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Mnih net, batch 32, train interval 4, "
+          f"warm-up {args.warmup:,}, learning {args.learning_steps:,} steps")
+    raw, processed = real_frames(300 if args.quick else 3000, AtariProcessor())
+
+    env_steps = 1000 if args.quick else 10_000
+    row("env alone (RGB frames)", time_env(env_steps), "steps/s")
+    row("env (RGB) + keras-rl example processor", time_env(env_steps, KerasRLExampleProcessor()), "steps/s")
+    row("env alone (ALE grayscale, as our loop)", time_env(env_steps, obs_type="grayscale"), "steps/s")
+    env_proc_rate = time_env(env_steps, AtariProcessor(), obs_type="grayscale")
+    row("env (grayscale) + our processor", env_proc_rate, "steps/s")
+    proc = time_processors(raw)
+    row("processor: keras-rl example (PIL)", proc["example"], "frames/s")
+    row("processor: ours on RGB frames", proc["ours_rgb"], "frames/s", f"{proc['ours_rgb'] / proc['example']:.2f}x")
+    row("processor: ours on ALE grayscale frames", proc["ours_gray"], "frames/s",
+        f"{proc['ours_gray'] / proc['example']:.2f}x")
+
+    floor, train_s, act_s = time_floor(10 if args.quick else 100)
+    row("floor: fused train step / 4 + greedy action", floor, "steps/s",
+        f"train step {train_s * 1000:.1f} ms, action {act_s * 1000:.2f} ms")
+    our_warm, our_learn = time_our_loop(args.warmup, args.learning_steps)
+    stock_warm, stock_learn = time_stock_loop(args.warmup, args.learning_steps)
+    row("stock keras-rl2 fit: warm-up", stock_warm, "steps/s")
+    row("stock keras-rl2 fit: learning", stock_learn, "steps/s")
+    row("ours: warm-up", our_warm, "steps/s", f"{our_warm / env_proc_rate:.2f}x env+processor (target 0.70)")
+    row("ours: learning", our_learn, "steps/s",
+        f"{our_learn / stock_learn:.2f}x stock (target 3), {our_learn / floor:.2f}x floor (target 0.8)")
+
+    sample_ours, sample_stock = time_sampling(processed, 2_000 if args.quick else 100_000, 20 if args.quick else 200)
+    row("replay sample + batch prep: stock", sample_stock * 1000, "ms/batch")
+    row("replay sample: ours (uint8 arrays)", sample_ours * 1000, "ms/batch", f"{sample_stock / sample_ours:.1f}x faster")
+
+    entries = 2_000 if args.quick else 100_000
+    memory, per_frame = memory_footprint(processed, entries)
+    row("memory: array bytes per frame", memory.frames.nbytes / memory.limit + 9, "bytes", "frame + action, reward, flag")
+    baseline = rss_bytes() - per_frame * entries
+    row("memory: resident size at 1M frames (extrap.)", (baseline + per_frame * 1_000_000) / 2**30, "GB",
+        "whole process (target 7.5)")
+    del memory
+    with tempfile.TemporaryDirectory() as workdir:
+        save_s, load_s, size = time_checkpoint(processed, entries, workdir)
+        row(f"checkpoint save, {entries:,} frames", save_s, "s")
+        row(f"checkpoint load, {entries:,} frames", load_s, "s")
+        row(f"checkpoint size, {entries:,} frames", size / 2**20, "MB")
+        if args.full_memory:
+            rss_before = rss_bytes()
+            save_s, load_s, size = time_checkpoint(processed, 1_000_000, workdir)
+            row("checkpoint save, 1M frames", save_s, "s", "(target < 60)")
+            row("checkpoint load, 1M frames", load_s, "s")
+            row("checkpoint size, 1M frames", size / 2**30, "GB", "(target < 1)")
+            row("peak resident size with 1M frames (x2: saved + restored)", rss_before / 2**30, "GB")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
