@@ -17,6 +17,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -126,8 +127,10 @@ def _phase_rates(marks, warmup):
     return rate(warm), rate(learn)
 
 
-def time_floor(repeats):
-    """Fused train step every 4 steps + one greedy action per step, no env: steps/s."""
+def time_floor(repeats, rounds=3):
+    """Fused train step every 4 steps + one greedy action per step, no env: steps/s.
+
+    The best of `rounds`, as a floor should be: noise only ever makes it slower."""
     config = bench_config(1000, 5000)
     agent = build_agent(config, 4)
     rng = np.random.default_rng(0)
@@ -136,14 +139,16 @@ def time_floor(repeats):
     for _ in range(3):
         agent._train_fn([s0, a, r, r, s0])
         agent.compute_q_values(s0[0])
-    start = time.perf_counter()
-    for _ in range(repeats):
-        agent._train_fn([s0, a, r, r, s0])
-    train_seconds = (time.perf_counter() - start) / repeats
-    start = time.perf_counter()
-    for _ in range(repeats * 4):
-        np.argmax(agent.compute_q_values(s0[0]))
-    act_seconds = (time.perf_counter() - start) / (repeats * 4)
+    train_seconds = act_seconds = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            agent._train_fn([s0, a, r, r, s0])
+        train_seconds = min(train_seconds, (time.perf_counter() - start) / repeats)
+        start = time.perf_counter()
+        for _ in range(repeats * 4):
+            np.argmax(agent.compute_q_values(s0[0]))
+        act_seconds = min(act_seconds, (time.perf_counter() - start) / (repeats * 4))
     return 1.0 / (train_seconds / 4 + act_seconds), train_seconds, act_seconds
 
 
@@ -226,13 +231,28 @@ def time_checkpoint(frames, entries, workdir):
     return save_seconds, load_seconds, size
 
 
-def memory_footprint(frames, entries):
-    """Resident bytes one more frame costs, measured by filling `entries` frames."""
-    before = rss_bytes()
-    memory = RingMemory(limit=entries, window_length=4)
-    fill(memory, frames, entries)
-    grown = rss_bytes() - before
-    return memory, grown / entries
+def training_process_rss(entries):
+    """Resident bytes of a fresh process holding what training holds: TensorFlow, the agent,
+    the env and a replay memory of `entries` real frames, after 100 training steps."""
+    code = (f"import sys; sys.argv = ['benchmark']; sys.path[:0] = {[os.path.join(REPO_ROOT, 'experiments'), REPO_ROOT]!r}\n"
+            f"import benchmark; print(benchmark._rss_probe({entries}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def _rss_probe(entries):
+    config = bench_config(100, max(entries, 1000))
+    env = envs.make_env(ENV, obs_type="grayscale")
+    env.reset(seed=0)
+    agent = build_agent(config, env.action_space.n)
+    _, frames = real_frames(1000, AtariProcessor())
+    fill(agent.memory, frames, max(entries, 1000))
+    agent.training = True
+    for step in range(100):
+        agent.step = 1000 + 4 * step
+        agent.recent_observation, agent.recent_action = frames[0], 0
+        agent.backward(0.0, terminal=False)
+    return rss_bytes()
 
 
 def main(argv=None):
@@ -283,24 +303,25 @@ def main(argv=None):
     row("replay sample: ours (uint8 arrays)", sample_ours * 1000, "ms/batch", f"{sample_stock / sample_ours:.1f}x faster")
 
     entries = 2_000 if args.quick else 100_000
-    memory, per_frame = memory_footprint(processed, entries)
-    row("memory: array bytes per frame", memory.frames.nbytes / memory.limit + 9, "bytes", "frame + action, reward, flag")
-    baseline = rss_bytes() - per_frame * entries
-    row("memory: resident size at 1M frames (extrap.)", (baseline + per_frame * 1_000_000) / 2**30, "GB",
-        "whole process (target 7.5)")
-    del memory
+    row("memory: array bytes per frame", RingMemory(10, 4).frames.nbytes / 10 + 9, "bytes", "frame + action, reward, flag")
+    small, large = training_process_rss(1_000), training_process_rss(entries)
+    per_frame = (large - small) / (entries - 1_000)
+    row(f"training process resident, {entries:,} frames", large / 2**30, "GiB", f"{per_frame:,.0f} bytes/frame")
+    row("training process resident, 1M frames (extrap.)", (small + per_frame * (1_000_000 - 1_000)) / 2**30, "GiB",
+        "(target 7.5 GB = 6.98 GiB)")
+    if args.full_memory:
+        row("training process resident, 1M frames (measured)", training_process_rss(1_000_000) / 2**30, "GiB",
+            "(target 7.5 GB = 6.98 GiB)")
     with tempfile.TemporaryDirectory() as workdir:
         save_s, load_s, size = time_checkpoint(processed, entries, workdir)
         row(f"checkpoint save, {entries:,} frames", save_s, "s")
         row(f"checkpoint load, {entries:,} frames", load_s, "s")
         row(f"checkpoint size, {entries:,} frames", size / 2**20, "MB")
         if args.full_memory:
-            rss_before = rss_bytes()
             save_s, load_s, size = time_checkpoint(processed, 1_000_000, workdir)
             row("checkpoint save, 1M frames", save_s, "s", "(target < 60)")
             row("checkpoint load, 1M frames", load_s, "s")
-            row("checkpoint size, 1M frames", size / 2**30, "GB", "(target < 1)")
-            row("peak resident size with 1M frames (x2: saved + restored)", rss_before / 2**30, "GB")
+            row("checkpoint size, 1M frames", size / 2**30, "GiB", "(target < 1 GB)")
     return rows
 
 

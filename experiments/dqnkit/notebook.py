@@ -1,0 +1,148 @@
+"""What colab/dqn_breakout.ipynb needs, kept here so the notebook holds only glue.
+
+Everything works outside Colab too: Drive becomes a local folder, downloads print paths, and
+videos are shown only when short (an embedded video counts toward Colab's ~10 MB output cap).
+"""
+import os
+import sys
+import zipfile
+
+from dqnkit import configs
+
+
+def in_colab():
+    return "google.colab" in sys.modules
+
+
+def make_config(preset, env_name=None, total_steps=None, **overrides):
+    """The preset as an easydict, with the notebook's parameters applied and checked."""
+    values = dict(overrides)
+    if env_name is not None:
+        values["env_name"] = env_name
+    if total_steps is not None:
+        values["total_steps"] = total_steps
+    return configs.validate(configs.make_config(preset, values))
+
+
+def run_path(run_dir, use_drive, mount_point="/content/drive"):
+    """Where the run folder lives: on Google Drive (mounted here if needed) so it survives the
+    runtime, or `run_dir` as given. Relative run folders on Drive go under MyDrive/dqn-runs/."""
+    if not use_drive:
+        return os.path.abspath(run_dir)
+    if not in_colab():
+        print(f"Not in Colab: USE_DRIVE ignored, the run folder is {os.path.abspath(run_dir)}")
+        return os.path.abspath(run_dir)
+    from google.colab import drive
+
+    my_drive = os.path.join(mount_point, "MyDrive")
+    if not os.path.isdir(my_drive):
+        drive.mount(mount_point)
+    path = run_dir if os.path.isabs(run_dir) else os.path.join(my_drive, "dqn-runs", run_dir)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def train_segment(config, run_dir, steps=None):
+    """One segment (re-run the cell to continue), then the learning curve."""
+    from dqnkit import training
+
+    result = training.train(config, run_dir, steps=steps, progress_mode="notebook")
+    show_learning_curve(run_dir)
+    return result
+
+
+def train_until_done(config, run_dir, segment_steps):
+    """Segment after segment until total_steps, each checkpointed; one curve display refreshed."""
+    from IPython.display import Image, display
+
+    from dqnkit import training
+    from dqnkit.plotting import plot_learning_curve
+
+    curve = None
+    while True:
+        result = training.train(config, run_dir, steps=segment_steps, progress_mode="notebook")
+        png = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
+        if curve is None:
+            curve = display(Image(filename=png), display_id=True)
+        else:
+            curve.update(Image(filename=png))
+        if result.end_step >= config.total_steps:
+            return result
+
+
+def show_learning_curve(run_dir):
+    from IPython.display import Image, display
+
+    from dqnkit.plotting import plot_learning_curve
+
+    png = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
+    display(Image(filename=png))
+    return png
+
+
+def test(config, run_dir, episodes, weights=None):
+    """Play `episodes` with the test epsilon and record one mp4 each (see training.test)."""
+    from dqnkit import training
+
+    weights = weights or os.path.join(run_dir, "weights.h5")
+    return training.test(config, weights, os.path.join(run_dir, "videos"), episodes=episodes)
+
+
+def show_video(path, max_megabytes=2.0, width=320):
+    """Embed an mp4 in the notebook if it is small enough; otherwise say where it is."""
+    from IPython.display import Video, display
+
+    size = os.path.getsize(path) / 2**20
+    if size > max_megabytes:
+        print(f"{path} is {size:.1f} MB: not embedded (output cap); download it instead")
+        return None
+    video = Video(path, embed=True, width=width, html_attributes="controls autoplay loop muted")
+    display(video)
+    return video
+
+
+def download(paths, zip_name="videos.zip", max_files=5):
+    """Send files to the browser in Colab (zipped when there are more than `max_files`);
+    elsewhere print their paths. Returns what was (or would be) downloaded."""
+    paths = [os.path.abspath(p) for p in paths]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"cannot download missing files: {', '.join(missing)}")
+    if len(paths) > max_files:
+        archive = os.path.join(os.path.dirname(paths[0]), zip_name)
+        with zipfile.ZipFile(archive, "w") as zf:
+            for p in paths:
+                zf.write(p, arcname=os.path.basename(p))
+        paths = [archive]
+    if in_colab():
+        from google.colab import files
+
+        for p in paths:
+            files.download(p)
+    else:
+        for p in paths:
+            print(f"Saved: {p}")
+    return paths
+
+
+def find_checkout(start=None):
+    """The repository root above `start` (or the working directory), or None."""
+    path = os.path.abspath(start or os.getcwd())
+    while True:
+        if os.path.exists(os.path.join(path, "experiments", "dqn_atari.py")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def missing_packages():
+    """pip names of the requirements the runtime lacks (Colab has TensorFlow, gymnasium, ...)."""
+    import importlib.util
+
+    modules = {"tensorflow": "tensorflow", "tf_keras": "tf-keras", "rl": "keras-rl2", "gymnasium": "gymnasium",
+               "ale_py": "ale-py", "easydict": "easydict", "h5py": "h5py", "moviepy": "moviepy",
+               "matplotlib": "matplotlib", "PIL": "pillow"}
+    return [pip_name for module, pip_name in modules.items() if importlib.util.find_spec(module) is None]
+
