@@ -42,11 +42,20 @@ def run_path(run_dir, use_drive, mount_point="/content/drive"):
     return path
 
 
-def train_segment(config, run_dir, steps=None):
-    """One segment (re-run the cell to continue), then the learning curve."""
+def _train(config, run_dir, steps):
+    """One segment; the stop button ends it with a line, not a traceback (nothing is lost)."""
     from dqnkit import training
 
-    result = training.train(config, run_dir, steps=steps, progress_mode="notebook")
+    try:
+        return training.train(config, run_dir, steps=steps, progress_mode="notebook")
+    except KeyboardInterrupt:
+        print("Interrupted. Re-run the cell to resume from the last checkpoint.")
+        return None
+
+
+def train_segment(config, run_dir, steps=None):
+    """One segment (re-run the cell to continue), then the learning curve."""
+    result = _train(config, run_dir, steps)
     show_learning_curve(run_dir)
     return result
 
@@ -55,12 +64,13 @@ def train_until_done(config, run_dir, segment_steps):
     """Segment after segment until total_steps, each checkpointed; one curve display refreshed."""
     from IPython.display import Image, display
 
-    from dqnkit import training
     from dqnkit.plotting import plot_learning_curve
 
     curve = None
     while True:
-        result = training.train(config, run_dir, steps=segment_steps, progress_mode="notebook")
+        result = _train(config, run_dir, segment_steps)
+        if result is None:
+            return None
         png = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
         if curve is None:
             curve = display(Image(filename=png), display_id=True)

@@ -31,7 +31,7 @@ class Progress:
         self.stream = stream or sys.stdout
         self.min_interval = min_interval
         self.mode = mode or self._detect_mode()
-        self._last_draw = 0.0
+        self._last_draw = float("-inf")  # draw the first update at once
         self._start_time = time.monotonic()
         self._start_step = initial
         self._handle = None

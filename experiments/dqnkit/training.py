@@ -133,9 +133,12 @@ def save_weights_atomic(agent, path):
 def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult."""
     configs.validate(config)
+    envs.resolve_env(config.env_name)  # a wrong name fails here, before anything is written
     folder = RunFolder(run_dir)
     folder.ensure_writable()
-    folder.check_same_run(config)
+    checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
+    if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
+        folder.check_same_run(config)
     folder.save_config(config)
 
     make_deterministic(config.seed)
@@ -143,7 +146,6 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     base_env.reset(seed=config.seed)  # loads the ROM and seeds ALE; episodes then use reset()
     processor = AtariProcessor()
     agent = build_agent(config, base_env.action_space.n)
-    checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
 
     step, episode, manifest = 0, 0, None
     resumed_step, manifest = checkpointer.latest_complete()
