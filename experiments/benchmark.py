@@ -263,7 +263,7 @@ def main(argv=None):
     parser.add_argument("--full-memory", action="store_true", help="also fill and checkpoint a 1M-frame memory")
     args = parser.parse_args(argv)
     if args.quick:
-        args.warmup, args.learning_steps = 300, 300
+        args.warmup, args.learning_steps = 300, 700
     make_deterministic(0)
     rows = []
 
@@ -279,8 +279,13 @@ def main(argv=None):
     row("env alone (RGB frames)", time_env(env_steps), "steps/s")
     row("env (RGB) + keras-rl example processor", time_env(env_steps, KerasRLExampleProcessor()), "steps/s")
     row("env alone (ALE grayscale, as our loop)", time_env(env_steps, obs_type="grayscale"), "steps/s")
-    env_proc_rate = time_env(env_steps, AtariProcessor(), obs_type="grayscale")
-    row("env (grayscale) + our processor", env_proc_rate, "steps/s")
+    # Warm-up against its bound, alternated and best of 3 each: this machine's noise is +-20%.
+    env_proc_rate = our_warm = 0.0
+    rounds = 1 if args.quick else 3
+    for _ in range(rounds):
+        env_proc_rate = max(env_proc_rate, time_env(env_steps, AtariProcessor(), obs_type="grayscale"))
+        our_warm = max(our_warm, time_our_loop(env_steps, 0)[0])
+    row("env (grayscale) + our processor", env_proc_rate, "steps/s", f"best of {rounds}")
     proc = time_processors(raw)
     row("processor: keras-rl example (PIL)", proc["example"], "frames/s")
     row("processor: ours on RGB frames", proc["ours_rgb"], "frames/s", f"{proc['ours_rgb'] / proc['example']:.2f}x")
@@ -290,11 +295,11 @@ def main(argv=None):
     floor, train_s, act_s = time_floor(10 if args.quick else 100)
     row("floor: fused train step / 4 + greedy action", floor, "steps/s",
         f"train step {train_s * 1000:.1f} ms, action {act_s * 1000:.2f} ms")
-    our_warm, our_learn = time_our_loop(args.warmup, args.learning_steps)
+    _, our_learn = time_our_loop(args.warmup, args.learning_steps)
     stock_warm, stock_learn = time_stock_loop(args.warmup, args.learning_steps)
     row("stock keras-rl2 fit: warm-up", stock_warm, "steps/s")
     row("stock keras-rl2 fit: learning", stock_learn, "steps/s")
-    row("ours: warm-up", our_warm, "steps/s", f"{our_warm / env_proc_rate:.2f}x env+processor (target 0.70)")
+    row("ours: warm-up", our_warm, "steps/s", f"best of {rounds}; {our_warm / env_proc_rate:.2f}x env+processor (target 0.70)")
     row("ours: learning", our_learn, "steps/s",
         f"{our_learn / stock_learn:.2f}x stock (target 3), {our_learn / floor:.2f}x floor (target 0.8)")
 
