@@ -73,3 +73,13 @@ def test_actions_equal_the_stock_policy_for_the_same_random_numbers(pair):
             agent.memory.append(obs, 0, 0.0, False, training=False)  # only the recent-frame window
     assert actions[id(ours)] == [int(a) for a in actions[id(stock)]]
     assert len(set(actions[id(ours)])) > 1
+
+
+def test_target_sync_copies_the_online_weights(pair):
+    _, ours = pair
+    rng = np.random.default_rng(5)
+    ours.model.set_weights([w + rng.normal(size=w.shape).astype(w.dtype) for w in ours.model.get_weights()])
+    assert not np.array_equal(ours.model.get_weights()[0], ours.target_model.get_weights()[0])
+    ours.update_target_model_hard()
+    for online, target in zip(ours.model.get_weights(), ours.target_model.get_weights()):
+        np.testing.assert_array_equal(online, target)

@@ -98,3 +98,16 @@ def test_resuming_with_a_different_run_defining_config_is_refused(trained_run):
 def test_help_lists_every_config_key():
     result = run_cli("--help")
     assert "epsilon_steps" in result.stdout and "--env-name" in result.stdout
+
+
+def test_the_same_entry_point_takes_an_easydict(trained_run):
+    """Notebooks call run() with an easydict instead of argv (argparse fails in notebooks)."""
+    from easydict import EasyDict
+
+    import dqn_atari
+
+    run_dir, _ = trained_run
+    png = dqn_atari.run(EasyDict(mode="plot", run_dir=str(run_dir)))
+    assert png.endswith("learning_curve.png") and os.path.getsize(png) > 10_000
+    with pytest.raises(dqn_atari.UserError, match="unknown mode"):
+        dqn_atari.run(EasyDict(mode="watch", run_dir=str(run_dir)))

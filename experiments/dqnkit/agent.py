@@ -9,6 +9,7 @@ replaces only the hot paths:
 - ``backward``: one graph call computes the targets with the target network, the Huber loss
   and applies Adam's update (``DQNAgent.backward`` makes three session calls and builds the
   targets in Python). ``tests/test_agent.py`` checks both give the same weights.
+- ``update_target_model_hard``: graph assignments instead of ``get_weights``/``set_weights``.
 """
 import random
 
@@ -60,7 +61,12 @@ class FastDQNAgent(DQNAgent):
         updates = self.trainable_model.optimizer.get_updates(loss, model.trainable_weights)
         self._train_fn = K.function([state0, action, reward, terminal1, state1], [loss, mean_q], updates=updates)
         self._q_fn = K.function([model.input], [model.output])
+        # Target sync as graph assignments: on a GPU the weights never leave the device.
+        self._sync_target_op = tf.group(*[t.assign(o) for t, o in zip(target.weights, model.weights)])
         self._state_batch = np.zeros((1,) + tuple(model.input.shape[1:]), dtype=model.input.dtype.as_numpy_dtype)
+
+    def update_target_model_hard(self):
+        tf.compat.v1.keras.backend.get_session().run(self._sync_target_op)
 
     @property
     def metrics_names(self):

@@ -147,7 +147,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     processor = AtariProcessor()
     agent = build_agent(config, base_env.action_space.n)
 
-    step, episode, manifest = 0, 0, None
+    step, episode = 0, 0
     resumed_step, manifest = checkpointer.latest_complete()
     if resumed_step is not None:
         arrays, state, log_bytes = checkpointer.load(resumed_step, manifest, agent.memory)
