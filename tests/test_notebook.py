@@ -30,12 +30,14 @@ def test_notebook_is_stored_without_outputs():
         assert re.search(rf"^{name} = ", tagged[0].source, re.M), name
 
 
-def execute(tmp_path, total_steps, log_path):
+def execute(tmp_path, total_steps, log_path, colab=True):
+    """Run the notebook with parameters injected; `colab=False` is plain local Jupyter."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    run_dir = "nb-run" if colab else str(tmp_path / "local-run")
     injected = nbformat.v4.new_code_cell(
-        "import google.colab  # the stand-in: the notebook now believes it runs in Colab\n"
-        f'PRESET = "smoke"\nRUN_DIR = "nb-run"\nUSE_DRIVE = True\nDRIVE_MOUNT = {str(tmp_path / "drive")!r}\n'
+        ("import google.colab  # the stand-in: the notebook now believes it runs in Colab\n" if colab else "")
+        + f'PRESET = "smoke"\nRUN_DIR = {run_dir!r}\nUSE_DRIVE = True\nDRIVE_MOUNT = {str(tmp_path / "drive")!r}\n'
         f"TOTAL_STEPS = {total_steps}\nSEGMENT_STEPS = 600\nTEST_EPISODES = 2\n")
     injected.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(index + 1, injected)
@@ -111,3 +113,12 @@ def test_second_execution_resumes_where_the_first_stopped(executions):
            (tmp_path / "drive" / "MyDrive" / "dqn-runs" / "nb-run" / "log.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in log] == list(range(len(log)))
     assert log[-1]["step"] >= 1600
+
+
+def test_plain_local_jupyter(tmp_path):
+    """Without google.colab: Drive is skipped with a note, downloads print paths."""
+    nb = execute(tmp_path, 700, tmp_path / "unused.jsonl", colab=False)
+    assert "Not in Colab: USE_DRIVE ignored" in text_of(outputs_of(nb, "nb.run_path("))
+    test_text = text_of(outputs_of(nb, "nb.test("))
+    assert test_text.count("Saved: ") == 2
+    assert (tmp_path / "local-run" / "weights.h5").exists() and not (tmp_path / "drive").exists()

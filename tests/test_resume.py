@@ -42,13 +42,20 @@ def straight(tmp_path_factory):
 
 
 def test_two_segments_equal_one(straight, tmp_path):
+    """Also with videos on (the straight run has none): recording changes nothing, and the
+    second segment's videos carry the run's episode numbers, not numbers restarting at 0."""
     run_dir = tmp_path / "split"
-    first = run_cli(*SMOKE, "--run-dir", run_dir, "--steps", "1000")
+    first = run_cli(*SMOKE, "--video", "--run-dir", run_dir, "--steps", "1000")
     assert "Started" in first.stdout
-    second = run_cli(*SMOKE, "--run-dir", run_dir)
+    first_videos = set(os.listdir(run_dir / "videos"))
+    second = run_cli(*SMOKE, "--video", "--run-dir", run_dir)
     assert "Resumed" in second.stdout
     assert_same_run(run_dir, straight)
-    third = run_cli(*SMOKE, "--run-dir", run_dir)  # a finished run stays finished
+    episodes = len(log_without_wall_clock(run_dir))
+    expected = {f"train-episode-{e}.mp4" for e in (0, 1, 8, 27) if e < episodes}
+    assert set(os.listdir(run_dir / "videos")) == expected
+    assert first_videos < expected  # some of them were recorded by the second segment
+    third = run_cli(*SMOKE, "--video", "--run-dir", run_dir)  # a finished run stays finished
     assert "Nothing to do" in third.stdout
     assert_same_run(run_dir, straight)
 
