@@ -40,7 +40,7 @@ from dqnkit.checkpoint import Checkpointer  # noqa: E402
 from dqnkit.memory import RingMemory  # noqa: E402
 from dqnkit.model import build_mnih2015_model  # noqa: E402
 from dqnkit.progress import Progress  # noqa: E402
-from dqnkit.training import _play_training_episode  # noqa: E402
+from dqnkit.training import _play_training_episode, capture_state  # noqa: E402
 from processors import AtariProcessor, KerasRLExampleProcessor  # noqa: E402
 
 ENV = "BreakoutDeterministic-v4"
@@ -208,8 +208,6 @@ def time_checkpoint(frames, entries, workdir):
     fill(memory, frames, entries)
     config = bench_config(1000, 5000)
     agent = build_agent(config, 4)
-    from dqnkit.training import capture_state  # noqa: E402  (needs an env for ALE state)
-
     env = envs.make_env(ENV)
     env.reset(seed=0)
     arrays, state = capture_state(agent, env, entries, 0)
