@@ -9,7 +9,7 @@ def test_layers_and_output_shape():
     assert tuple(model.input.shape) == (None, 4, 84, 84)
     assert tuple(model.output.shape) == (None, 4)
     conv = {layer.name: layer for layer in model.layers}
-    assert [conv[n].filters for n in ("conv1", "conv2", "conv3")] == [32, 64, 32 * 2]
+    assert [conv[n].filters for n in ("conv1", "conv2", "conv3")] == [32, 64, 64]
     assert [conv[n].kernel_size for n in ("conv1", "conv2", "conv3")] == [(8, 8), (4, 4), (3, 3)]
     assert [conv[n].strides for n in ("conv1", "conv2", "conv3")] == [(4, 4), (2, 2), (1, 1)]
     assert conv["fc"].units == 512
