@@ -81,23 +81,23 @@ class FastDQNAgent(DQNAgent):
         return self._q_fn([self._state_batch])[0][0]
 
     def forward(self, observation):
-        state = self.memory.get_recent_state(observation)
         policy = self.policy if self.training else self.test_policy
         if _is_annealed_eps_greedy(policy):
-            action = self._eps_greedy_action(policy, state)
+            action = self._eps_greedy_action(policy, observation)
         else:
+            state = self.memory.get_recent_state(observation)
             action = int(policy.select_action(q_values=self.compute_q_values(state)))
         self.recent_observation = observation
         self.recent_action = action
         return action
 
-    def _eps_greedy_action(self, policy, state):
+    def _eps_greedy_action(self, policy, observation):
         """EpsGreedyQPolicy.select_action, drawing the same random numbers in the same order,
-        but computing Q-values only when the action is greedy (never during pure exploration)."""
+        but stacking the window and computing Q-values only when the action is greedy."""
         policy.inner_policy.eps = policy.get_current_value()
         if np.random.uniform() < policy.inner_policy.eps:
             return int(np.random.randint(0, self.nb_actions))
-        return int(np.argmax(self.compute_q_values(state)))
+        return int(np.argmax(self.compute_q_values(self.memory.get_recent_state(observation))))
 
     def backward(self, reward, terminal):
         if self.step % self.memory_interval == 0:
