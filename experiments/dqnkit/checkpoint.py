@@ -163,7 +163,7 @@ class Checkpointer:
         manifest = {"format": FORMAT_VERSION, "step": step, "files": files,
                     "memory_chunks": sorted(chunks), "memory_total_appended": memory.total_appended}
         write_atomic(os.path.join(folder, MANIFEST), json.dumps(manifest, indent=1).encode())
-        self._prune()
+        self._prune(step, manifest)
         return manifest
 
     def _describe(self, relpath):
@@ -187,12 +187,19 @@ class Checkpointer:
             chunks[relpath] = self._describe(relpath)
         return chunks
 
-    def _prune(self):
-        """Keep the newest `keep` complete checkpoints; delete older folders and unused chunks."""
+    def _prune(self, written_step, written_manifest):
+        """Keep the newest `keep` complete checkpoints; delete older folders and unused chunks.
+
+        The checkpoint just written counts as complete without hashing its files a second time."""
         kept, referenced = 0, set()
         for step in self.checkpoint_steps():
             try:
-                manifest = self.verify(step) if kept < self.keep else None
+                if kept >= self.keep:
+                    manifest = None
+                elif step == written_step:
+                    manifest = written_manifest
+                else:
+                    manifest = self.verify(step)
             except CheckpointError:
                 manifest = None
             if manifest is not None:
