@@ -135,18 +135,6 @@ def download(paths, zip_name="videos.zip", max_files=5):
     return paths
 
 
-def find_checkout(start=None):
-    """The repository root above `start` (or the working directory), or None."""
-    path = os.path.abspath(start or os.getcwd())
-    while True:
-        if os.path.exists(os.path.join(path, "experiments", "dqn_atari.py")):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-
-
 def missing_packages():
     """pip names of the requirements the runtime lacks (Colab has TensorFlow, gymnasium, ...)."""
     import importlib.util
