@@ -81,7 +81,16 @@ def test_killed_during_a_checkpoint_write_then_restarted(straight, tmp_path):
     caught = None
     deadline = time.monotonic() + 300
     while caught is None and process.poll() is None and time.monotonic() < deadline:
-        caught = _checkpoint_being_written(run_dir)
+        name = _checkpoint_being_written(run_dir)
+        if name is not None:
+            # Freeze it first, then look: the manifest may have landed between poll and signal.
+            process.send_signal(signal.SIGSTOP)
+            if (run_dir / "checkpoints" / name / "MANIFEST.json").exists():
+                process.send_signal(signal.SIGCONT)  # too late for this one; wait for the next
+                while _checkpoint_being_written(run_dir) == name:
+                    time.sleep(0.001)
+            else:
+                caught = name
         time.sleep(0.001)
     process.send_signal(signal.SIGKILL)
     process.wait()
