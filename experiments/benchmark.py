@@ -216,7 +216,7 @@ def time_checkpoint(frames, entries, workdir):
     log_path = os.path.join(workdir, "log.jsonl")
     open(log_path, "w").close()
     start = time.perf_counter()
-    manifest = checkpointer.save(entries, arrays, state, log_path, memory)
+    manifest = checkpointer.save(entries, arrays, state, {"log.jsonl": log_path}, memory)
     save_seconds = time.perf_counter() - start
     size = sum(f["size"] for f in manifest["files"].values())
     restored = RingMemory(limit=entries, window_length=4)
@@ -224,7 +224,7 @@ def time_checkpoint(frames, entries, workdir):
     step, manifest = checkpointer.latest_complete()
     checkpointer.load(step, manifest, restored)
     load_seconds = time.perf_counter() - start
-    assert np.array_equal(restored.frames[:1000], memory.frames[:1000])
+    assert np.array_equal(restored.observations[:1000], memory.observations[:1000])
     shutil.rmtree(directory)
     return save_seconds, load_seconds, size
 
@@ -306,7 +306,10 @@ def main(argv=None):
     row("replay sample: ours (uint8 arrays)", sample_ours * 1000, "ms/batch", f"{sample_stock / sample_ours:.1f}x faster")
 
     entries = 2_000 if args.quick else 100_000
-    row("memory: array bytes per frame", RingMemory(10, 4).frames.nbytes / 10 + 9, "bytes", "frame + action, reward, flag")
+    sized = RingMemory(10, 4)
+    sized.append(np.zeros((84, 84), dtype=np.uint8), 0, 0.0, False)
+    per_entry = sum(a.nbytes for a in (sized.observations, sized.actions, sized.rewards, sized.terminals)) / 10
+    row("memory: array bytes per frame", per_entry, "bytes", "frame + action, reward, flag")
     small, large = training_process_rss(1_000), training_process_rss(entries)
     per_frame = (large - small) / (entries - 1_000)
     row(f"training process resident, {entries:,} frames", large / 2**30, "GiB", f"{per_frame:,.0f} bytes/frame")

@@ -38,6 +38,8 @@ def test_overrides_are_converted_to_the_defaults_type():
     ("video=maybe", "video must be bool"),
     ("nope=1", "unknown config key 'nope'; valid keys: env_name"),
     ("gamma", "KEY=VALUE"),
+    ("target_model_update=1.5", "target_model_update must be a whole number of steps or a rate below 1"),
+    ("delta_clip=nan", "delta_clip must be float"),
 ])
 def test_bad_overrides_say_what_is_wrong(item, fragment):
     with pytest.raises(configs.ConfigError, match=fragment):
@@ -45,8 +47,8 @@ def test_bad_overrides_say_what_is_wrong(item, fragment):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(configs.ConfigError, match="keras_rl, colab, laptop, smoke"):
-        configs.make_config("fast")
+    with pytest.raises(configs.ConfigError, match="keras_rl, fast, colab, laptop, smoke"):
+        configs.make_config("fastest")
 
 
 def test_validate_rejects_values_that_would_break_a_run_later():
@@ -62,3 +64,23 @@ def test_json_round_trip_and_run_defining_differences():
     assert again == c
     changed = configs.make_config("smoke", {"total_steps": 9_000, "gamma": 0.9, "seed": 7})
     assert configs.run_defining_differences(c, changed) == ["seed", "gamma"]
+
+
+def test_keras_rl2_argument_values_are_accepted_as_keras_rl2_means_them():
+    c = configs.make_config("smoke", ["target_model_update=0.01", "delta_clip=inf", "enable_double_dqn=true",
+                                      "enable_dueling_network=1", "dueling_type=max", "adam_epsilon=1.5e-4"])
+    configs.validate(c)
+    assert c.target_model_update == 0.01 and c.delta_clip == float("inf") and c.enable_double_dqn
+    assert configs.make_config("smoke", ["target_model_update=2e3"]).target_model_update == 2000
+    assert configs.from_json_text(configs.to_json(c)) == c  # inf survives config.json
+    with pytest.raises(configs.ConfigError, match="dueling_type must be one of avg, max, naive"):
+        configs.validate(configs.make_config("smoke", {"dueling_type": "mean"}))
+    with pytest.raises(configs.ConfigError, match="target_model_update must be > 0"):
+        configs.validate(configs.make_config("smoke", {"target_model_update": 0}))
+
+
+def test_the_keras_rl_preset_keeps_every_new_option_off():
+    c = configs.make_config("keras_rl")
+    assert not (c.enable_double_dqn or c.enable_dueling_network or c.max_pool_frames or c.terminal_on_life_loss
+                or c.fire_reset or c.noop_max)
+    assert c.adam_epsilon == 1e-7  # tf-keras' Adam default, as the example had it

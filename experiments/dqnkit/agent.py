@@ -1,15 +1,26 @@
-"""keras-rl2's DQNAgent with a fused, uint8-fed train step, and the builder for a config.
+"""keras-rl2's DQNAgent with a fused, array-fed train step, and the builder for a config.
 
-``FastDQNAgent`` keeps DQNAgent's model, target model, policies, warm-up, train interval and
-target-update rules (``forward`` and ``backward`` read ``self.step`` exactly as before). It
-replaces only the hot paths:
+``FastDQNAgent`` is a ``DQNAgent``: same constructor, same ``compile``, same policies, warm-up,
+train interval, memory interval and target-update rules (``forward`` and ``backward`` read
+``self.step`` exactly as before). It replaces only the hot paths, where it can:
 
-- ``forward``: the window comes from ``RingMemory`` as one uint8 array and goes to a compiled
-  graph function; no object arrays, no float64 padding, no per-step allocation.
-- ``backward``: one graph call computes the targets with the target network, the Huber loss
-  and applies Adam's update (``DQNAgent.backward`` makes three session calls and builds the
-  targets in Python). ``tests/test_agent.py`` checks both give the same weights.
+- ``backward``: one graph call samples nothing, converts nothing: the batch comes from
+  ``RingMemory`` as arrays, and the call computes the targets (target net max, or Double DQN's
+  online argmax evaluated by the target net), the Huber loss (plain squared error for
+  ``delta_clip=inf``), the compiled metrics, Adam's update and, for ``target_model_update < 1``,
+  the soft target update. ``DQNAgent.backward`` makes three session calls and builds the targets
+  in Python. ``tests/test_agent.py`` checks every combination gives the same weights.
+- ``forward``: the window comes from ``RingMemory`` as one array; Q-values are computed only
+  for greedy actions, drawing the same random numbers as keras-rl2's ``EpsGreedyQPolicy``.
 - ``update_target_model_hard``: graph assignments instead of ``get_weights``/``set_weights``.
+
+Dueling networks need nothing here: ``DQNAgent.__init__`` rebuilds ``self.model`` with its
+dueling head, and both paths train that model.
+
+Where the fused path cannot serve a case, keras-rl2's own code runs it (``fused`` tells which):
+a memory other than ``RingMemory`` (``SequentialMemory``), a model with several inputs, or a
+compiled metric that Keras resolves by output shape (``"accuracy"``, ``"crossentropy"``) or
+that is a stateful ``Metric`` object.
 """
 import random
 
@@ -25,6 +36,9 @@ from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
 from dqnkit.memory import RingMemory
 from dqnkit.model import build_mnih2015_model
 
+# Metric names Keras resolves by the output's shape and loss instead of by name.
+_SHAPE_DEPENDENT_METRICS = {"accuracy", "acc", "crossentropy", "ce"}
+
 
 def _is_annealed_eps_greedy(policy):
     return type(policy) is LinearAnnealedPolicy and type(policy.inner_policy) is EpsGreedyQPolicy \
@@ -32,61 +46,113 @@ def _is_annealed_eps_greedy(policy):
 
 
 def huber(error, delta):
-    """keras-rl2's ``huber_loss`` for a scalar threshold (quadratic inside, linear outside)."""
-    abs_error = tf.abs(error)
+    """keras-rl2's ``huber_loss`` of ``error``: quadratic inside ``delta``, linear outside, and
+    plain ``0.5 * error**2`` for ``delta = inf`` (as keras-rl2 does: a ``tf.where`` with an
+    ``inf``-scaled branch would give NaN gradients)."""
     quadratic = 0.5 * tf.square(error)
+    if np.isinf(delta):
+        return quadratic
+    abs_error = tf.abs(error)
     linear = delta * (abs_error - 0.5 * delta)
     return tf.where(abs_error < delta, quadratic, linear)
 
 
+def _metric_functions(metrics):
+    """The compiled metrics as plain functions of (y_true, y_pred), or None if one is not."""
+    functions = []
+    for metric in metrics:
+        if isinstance(metric, str) and metric in _SHAPE_DEPENDENT_METRICS:
+            return None
+        function = tf_keras.metrics.get(metric)
+        if isinstance(function, tf_keras.metrics.Metric) or not callable(function):
+            return None
+        functions.append(function)
+    return functions
+
+
 class FastDQNAgent(DQNAgent):
-    """DQNAgent whose forward/backward feed uint8 windows to single fused graph calls."""
+    """DQNAgent whose forward/backward run as single fused graph calls; see the module docstring."""
 
     def compile(self, optimizer, metrics=None):
-        super().compile(optimizer, metrics=list(metrics or []))
+        metrics = list(metrics or [])
+        super().compile(optimizer, metrics=metrics)  # appends keras-rl2's mean_q to `metrics`
+        model, target = self.model, self.target_model
+        self._single_input = not isinstance(model.input, list)
+        metric_functions = _metric_functions(metrics)
+        self.fused = isinstance(self.memory, RingMemory) and self._single_input and metric_functions is not None
+        self._names = super().metrics_names  # loss, compiled metrics, policy's and processor's metrics
+        if self._single_input:
+            self._q_fn = K.function([model.input], [model.output])
+        # Target sync as graph assignments: on a GPU the weights never leave the device.
+        self._sync_target_op = tf.group(*[t.assign(o) for t, o in zip(target.weights, model.weights)])
+        if self.fused:
+            self._train_fn = self._build_train_function(metric_functions)
+
+    def _build_train_function(self, metric_functions):
         model, target = self.model, self.target_model
         state0 = tf_keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name="state0")
         state1 = tf_keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name="state1")
         action = K.placeholder(shape=(None,), dtype="int32", name="action")
-        reward = K.placeholder(shape=(None,), dtype="float32", name="reward")
-        terminal1 = K.placeholder(shape=(None,), dtype="float32", name="terminal1")
+        reward = K.placeholder(shape=(None,), dtype="float64", name="reward")
+        terminal1 = K.placeholder(shape=(None,), dtype="float64", name="terminal1")
 
         q0 = model(state0)
-        q1_target = tf.stop_gradient(tf.reduce_max(target(state1), axis=1))
-        q_target = reward + self.gamma * (1.0 - terminal1) * q1_target
-        q_taken = tf.reduce_sum(q0 * tf.one_hot(action, self.nb_actions), axis=1)
+        q1_target = target(state1)
+        if self.enable_double_dqn:  # van Hasselt et al.: the online net picks, the target net values
+            best = tf.argmax(model(state1), axis=1, output_type=tf.int32)
+            q1 = tf.gather(q1_target, best, axis=1, batch_dims=1)
+        else:
+            q1 = tf.reduce_max(q1_target, axis=1)
+        # The target in float64, in keras-rl2's order: r + (gamma * q1) * (1 - terminal).
+        discounted = tf.constant(self.gamma, tf.float64) * tf.cast(q1, tf.float64) * (1.0 - terminal1)
+        q_target = tf.stop_gradient(tf.cast(reward + discounted, tf.float32))
+        mask = tf.one_hot(action, self.nb_actions)
+        q_taken = tf.reduce_sum(q0 * mask, axis=1)
         loss = tf.reduce_mean(huber(q_target - q_taken, self.delta_clip))
-        mean_q = tf.reduce_mean(tf.reduce_max(q0, axis=1))
-        # The optimizer object keras-rl2 compiled into trainable_model: same slots, same step count.
-        updates = self.trainable_model.optimizer.get_updates(loss, model.trainable_weights)
-        self._train_fn = K.function([state0, action, reward, terminal1, state1], [loss, mean_q], updates=updates)
-        self._q_fn = K.function([model.input], [model.output])
-        # Target sync as graph assignments: on a GPU the weights never leave the device.
-        self._sync_target_op = tf.group(*[t.assign(o) for t, o in zip(target.weights, model.weights)])
-        self._state_batch = np.zeros((1,) + tuple(model.input.shape[1:]), dtype=model.input.dtype.as_numpy_dtype)
+        # keras-rl2's compiled metrics see y_true = the target in the taken action's column, 0 elsewhere.
+        y_true = mask * q_target[:, None]
+        metric_values = [tf.reduce_mean(f(y_true, q0)) for f in metric_functions]
+
+        updates = self.optimizer.get_updates(loss=loss, params=model.trainable_weights)
+        if self.target_model_update < 1:
+            # keras-rl2 soft-updates the target in the same train call (AdditionalUpdatesOptimizer)
+            # with no order between its reads and Adam's writes: each target weight mixes in the
+            # online weight from before or after the step, varying from run to run. Here the
+            # order is explicit: after Adam's update (the Polyak averaging of DDPG and others).
+            tau = self.target_model_update
+            with tf.control_dependencies(updates):
+                updates = updates + [t.assign(tau * s + (1.0 - tau) * t) for t, s in _soft_update_pairs(target, model)]
+        return K.function([state0, action, reward, terminal1, state1], [loss] + metric_values, updates=updates)
 
     def update_target_model_hard(self):
         tf.compat.v1.keras.backend.get_session().run(self._sync_target_op)
 
     @property
     def metrics_names(self):
-        return ["loss", "mean_q"]
+        return list(self._names)
 
     @property
     def optimizer(self):
-        return self.trainable_model.optimizer
+        """The optimizer whose state a checkpoint saves (for soft updates, the one keras-rl2 wrapped)."""
+        optimizer = self.trainable_model.optimizer
+        return getattr(optimizer, "optimizer", optimizer)
 
     def compute_q_values(self, state):
-        self._state_batch[0] = state
-        return self._q_fn([self._state_batch])[0][0]
+        if not self._single_input:
+            return super().compute_q_values(state)
+        batch = state[None]
+        if self.processor is not None:
+            batch = self.processor.process_state_batch(batch)
+        return self._q_fn([batch])[0][0]
 
     def forward(self, observation):
+        if not isinstance(self.memory, RingMemory) or not self._single_input:
+            return super().forward(observation)
         policy = self.policy if self.training else self.test_policy
         if _is_annealed_eps_greedy(policy):
             action = self._eps_greedy_action(policy, observation)
         else:
-            state = self.memory.get_recent_state(observation)
-            action = int(policy.select_action(q_values=self.compute_q_values(state)))
+            action = policy.select_action(q_values=self.compute_q_values(self.memory.get_recent_state(observation)))
         self.recent_observation = observation
         self.recent_action = action
         return action
@@ -100,19 +166,33 @@ class FastDQNAgent(DQNAgent):
         return int(np.argmax(self.compute_q_values(self.memory.get_recent_state(observation))))
 
     def backward(self, reward, terminal):
+        if not self.fused:
+            return super().backward(reward, terminal)
         if self.step % self.memory_interval == 0:
             self.memory.append(self.recent_observation, self.recent_action, reward, terminal, training=self.training)
-        metrics = [np.nan, np.nan]
+        metrics = [np.nan] * len(self._names)
         if not self.training:
             return metrics
         if self.step > self.nb_steps_warmup and self.step % self.train_interval == 0:
             batch = self.memory.sample_batch(self.batch_size)
-            loss, mean_q = self._train_fn([batch.state0, batch.action, batch.reward,
-                                           batch.terminal1.astype(np.float32), batch.state1])
-            metrics = [float(loss), float(mean_q)]
+            state0, state1 = batch.state0, batch.state1
+            if self.processor is not None:
+                state0 = self.processor.process_state_batch(state0)
+                state1 = self.processor.process_state_batch(state1)
+            values = self._train_fn([state0, batch.action, batch.reward, batch.terminal1.astype(np.float64), state1])
+            metrics = [float(v) for v in values] + list(self.policy.metrics)
+            if self.processor is not None:
+                metrics += list(self.processor.metrics)
         if self.target_model_update >= 1 and self.step % self.target_model_update == 0:
             self.update_target_model_hard()
         return metrics
+
+
+def _soft_update_pairs(target, source):
+    """(target weight, source weight) pairs in keras-rl2's ``get_soft_target_model_updates`` order."""
+    target_weights = target.trainable_weights + sum([layer.non_trainable_weights for layer in target.layers], [])
+    source_weights = source.trainable_weights + sum([layer.non_trainable_weights for layer in source.layers], [])
+    return list(zip(target_weights, source_weights))
 
 
 def make_deterministic(seed):
@@ -127,7 +207,8 @@ def make_deterministic(seed):
 
 
 def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model=None):
-    """The keras-rl example's agent for `config`: Mnih net, annealed eps-greedy, Adam."""
+    """The agent a config describes: Mnih net, annealed eps-greedy, Adam, and keras-rl2's
+    Double/Dueling DQN switches under their own names."""
     if model is None:
         model = build_mnih2015_model(nb_actions, window_length=config.window_length)
     if memory is None:
@@ -141,6 +222,8 @@ def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model
     agent = agent_class(model=model, nb_actions=nb_actions, policy=policy, test_policy=policy, memory=memory,
                         nb_steps_warmup=config.nb_steps_warmup, gamma=config.gamma,
                         target_model_update=config.target_model_update, train_interval=config.train_interval,
-                        delta_clip=config.delta_clip, batch_size=config.batch_size)
-    agent.compile(tf_keras.optimizers.legacy.Adam(learning_rate=config.learning_rate))
+                        delta_clip=config.delta_clip, batch_size=config.batch_size,
+                        enable_double_dqn=config.enable_double_dqn,
+                        enable_dueling_network=config.enable_dueling_network, dueling_type=config.dueling_type)
+    agent.compile(tf_keras.optimizers.legacy.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon))
     return agent

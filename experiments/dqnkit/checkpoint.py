@@ -7,7 +7,8 @@ On-disk layout under ``<run>/checkpoints/``::
     ckpt-<step>/arrays.npz             online, target and optimizer weights; numpy's global RNG
                                        key; the ALE state (bytes)
     ckpt-<step>/state.json             step, episode, counters, every other RNG state, config
-    ckpt-<step>/log.jsonl              the run's log up to this checkpoint
+    ckpt-<step>/log.jsonl              the run's logs up to this checkpoint: episodes, and
+    ckpt-<step>/eval.jsonl             evaluations (older checkpoints have no eval.jsonl)
     ckpt-<step>/MANIFEST.json          written last and atomically: size and SHA-256 of every
                                        file above and of every memory chunk this checkpoint uses
 
@@ -133,9 +134,10 @@ class Checkpointer:
         return None, None
 
     # -- saving ------------------------------------------------------------------------------------
-    def save(self, step, arrays, state, log_path, memory, previous_manifest=None):
-        """Write checkpoint `step`: new memory entries, arrays, state, log copy, then the manifest.
+    def save(self, step, arrays, state, logs, memory, previous_manifest=None):
+        """Write checkpoint `step`: new memory entries, arrays, state, log copies, then the manifest.
 
+        `logs` maps file names (``log.jsonl``, ``eval.jsonl``) to the run's files to copy.
         `previous_manifest` is the manifest of the checkpoint this process resumed from or wrote
         last: its memory chunks are reused, and only entries appended since are written.
         """
@@ -149,13 +151,14 @@ class Checkpointer:
         files = {}
         save_npz(os.path.join(folder, "arrays.npz"), arrays)
         write_atomic(os.path.join(folder, "state.json"), json.dumps(state).encode())
-        log_copy = os.path.join(folder, "log.jsonl")
-        if os.path.exists(log_path):
-            shutil.copyfile(log_path, log_copy)
-        else:
-            open(log_copy, "wb").close()
-        _fsync_file(log_copy)
-        for name in ("arrays.npz", "state.json", "log.jsonl"):
+        for name, log_path in logs.items():
+            log_copy = os.path.join(folder, name)
+            if os.path.exists(log_path):
+                shutil.copyfile(log_path, log_copy)
+            else:
+                open(log_copy, "wb").close()
+            _fsync_file(log_copy)
+        for name in ("arrays.npz", "state.json", *logs):
             relpath = os.path.join(os.path.basename(folder), name)
             files[relpath] = self._describe(relpath)
         for relpath, description in chunks.items():
@@ -214,13 +217,17 @@ class Checkpointer:
 
     # -- loading -----------------------------------------------------------------------------------
     def load(self, step, manifest, memory):
-        """Arrays, state and log bytes of checkpoint `step`; fills `memory` from its chunks."""
+        """Arrays, state and logs ({file name: bytes}) of checkpoint `step`; fills `memory` from
+        its chunks. A log the checkpoint does not hold (it predates that log) comes back empty."""
         folder = self.path(step)
         arrays = load_npz(os.path.join(folder, "arrays.npz"))
         with open(os.path.join(folder, "state.json"), "rb") as f:
             state = json.loads(f.read())
-        with open(os.path.join(folder, "log.jsonl"), "rb") as f:
-            log_bytes = f.read()
+        logs = {}
+        for relpath in manifest["files"]:
+            if relpath.startswith(os.path.basename(folder) + os.sep) and relpath.endswith(".jsonl"):
+                with open(os.path.join(self.directory, relpath), "rb") as f:
+                    logs[os.path.basename(relpath)] = f.read()
         total = manifest["memory_total_appended"]
         oldest_kept = max(0, total - memory.limit)
         for relpath in manifest["memory_chunks"]:
@@ -229,7 +236,7 @@ class Checkpointer:
             skip = max(0, oldest_kept - first)
             memory.import_entries(first + skip, {k: v[skip:] for k, v in entries.items()})
         memory.total_appended = total
-        return arrays, state, log_bytes
+        return arrays, state, logs
 
 
 def _chunk_range(relpath):

@@ -16,6 +16,12 @@ tf-keras, gymnasium and numpy 2. What it does, and why:
 4. Importing ``rl.agents`` runs ``tf.compat.v1.disable_eager_execution()`` (in ``ddpg.py``) for
    the whole process. We keep that (keras-rl2's DQN is built for graph mode) and make it
    explicit here, so that every later import sees the same mode.
+5. ``rl.util.clone_model`` (how ``DQNAgent.compile`` makes the target net) round-trips the model
+   through its config. For a dueling network the config holds keras-rl2's Lambda head, whose
+   Python ``lambda`` tf-keras >= 2.13 refuses to deserialize unless unsafe deserialization is
+   switched on (which would let any Lambda in a loaded file run code). Our ``clone_model`` builds
+   the same layers from their configs but gives each Lambda the live function of the layer it
+   copies: nothing is deserialized from bytecode, and safe mode stays on.
 
 What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py``,
 ``training.py``):
@@ -72,8 +78,32 @@ def _patch_tensorflow_keras_for_keras_rl2():
 _patch_tensorflow_keras_for_keras_rl2()
 
 import rl.agents  # noqa: E402,F401  (disables eager execution for the process, see above)
+import rl.agents.ddpg  # noqa: E402
+import rl.agents.dqn  # noqa: E402
+import rl.util  # noqa: E402
 
 tf.compat.v1.disable_eager_execution()
+
+
+def clone_model(model, custom_objects=None):
+    """keras-rl2's ``clone_model`` (same layers, same names, same weights) without deserializing
+    Lambda functions: each cloned Lambda calls the function of the layer it copies."""
+    def clone_layer(layer):
+        if isinstance(layer, tf_keras.layers.Lambda):
+            config = layer.get_config()
+            return tf_keras.layers.Lambda(layer.function, output_shape=layer._output_shape, name=config["name"],
+                                          arguments=layer.arguments)
+        return layer.__class__.from_config(layer.get_config())
+
+    with tf_keras.utils.custom_object_scope(custom_objects or {}):
+        clone = tf_keras.models.clone_model(model, clone_function=clone_layer)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+# The agents' modules took their own references with `from rl.util import *`.
+for _module in (rl.util, rl.agents.dqn, rl.agents.ddpg):
+    _module.clone_model = clone_model
 
 
 class OldGymAPI:

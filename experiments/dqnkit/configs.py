@@ -19,18 +19,29 @@ DEFAULTS = {
     "batch_size": (32, "transitions per training step (DQNAgent batch_size)"),
     "gamma": (0.99, "discount factor (DQNAgent gamma)"),
     "nb_steps_warmup": (50_000, "steps of pure experience collection before training starts (DQNAgent nb_steps_warmup)"),
-    "target_model_update": (10_000, "steps between hard target-network updates (DQNAgent target_model_update)"),
+    "target_model_update": (10_000, "DQNAgent target_model_update: >= 1: steps between hard target-network copies; < 1: soft update rate tau after every training step"),
     "train_interval": (4, "agent steps per training step (DQNAgent train_interval)"),
-    "delta_clip": (1.0, "Huber loss threshold (DQNAgent delta_clip)"),
+    "delta_clip": (1.0, "Huber loss threshold (DQNAgent delta_clip); inf: plain squared error"),
+    "enable_double_dqn": (False, "Double DQN: the online net picks the next action, the target net values it (DQNAgent enable_double_dqn)"),
+    "enable_dueling_network": (False, "dueling head: Q = V + A (DQNAgent enable_dueling_network)"),
+    "dueling_type": ("avg", "how the dueling head combines V and A: avg, max or naive (DQNAgent dueling_type)"),
     "learning_rate": (2.5e-4, "Adam learning rate"),
+    "adam_epsilon": (1e-7, "Adam epsilon (tf-keras' default 1e-7; Dopamine's DQN uses 1.5e-4)"),
     "epsilon_max": (1.0, "exploration epsilon at step 0 (LinearAnnealedPolicy value_max)"),
     "epsilon_min": (0.1, "exploration epsilon after epsilon_steps (LinearAnnealedPolicy value_min)"),
     "epsilon_steps": (1_000_000, "steps over which epsilon falls linearly (LinearAnnealedPolicy nb_steps)"),
-    "epsilon_test": (0.05, "epsilon when testing (LinearAnnealedPolicy value_test)"),
+    "epsilon_test": (0.05, "epsilon when testing and evaluating (LinearAnnealedPolicy value_test)"),
+    # -- standard Atari preprocessing (Machado et al. 2018; all off in the keras_rl preset) ----------
+    "noop_max": (0, "at every reset, 1 to noop_max random no-op actions of the ALE env (frames with max_pool_frames); 0: none"),
+    "max_pool_frames": (False, "each agent step repeats the action for the env name's frame skip and returns the max of the last two frames"),
+    "terminal_on_life_loss": (False, "learning sees a lost life as the end of an episode; the log, evaluation and test mode keep whole games"),
+    "fire_reset": (False, "press FIRE at the start of a game and after each lost life, in games that have a FIRE action"),
     # -- schedule: may change between segments of one run -----------------------------------------
     "total_steps": (1_750_000, "agent steps the whole run trains for"),
     "checkpoint_every": (250_000, "agent steps between checkpoints (taken at the next episode end)"),
     "keep_checkpoints": (2, "complete checkpoints kept on disk; older ones are deleted"),
+    "eval_every": (250_000, "agent steps between evaluations (at the next episode end, then a checkpoint); 0: never"),
+    "eval_episodes": (10, "games played at epsilon_test in each evaluation, on an env of their own"),
     "log_interval": (10_000, "agent steps between summary lines on the console"),
     "video": (True, "record training episodes 0, 1, 8, 27, ..., 729, then every 1000th, to videos/"),
     "test_episodes": (10, "episodes played by --mode test"),
@@ -38,25 +49,71 @@ DEFAULTS = {
 
 # Keys that may differ between segments of one run; every other key defines the run, and
 # resuming with a different value stops with an error (see `run_defining_differences`).
-SCHEDULE_KEYS = frozenset({"total_steps", "checkpoint_every", "keep_checkpoints", "log_interval", "video", "test_episodes"})
+SCHEDULE_KEYS = frozenset({"total_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_episodes",
+                           "log_interval", "video", "test_episodes"})
+
+DUELING_TYPES = ("avg", "max", "naive")
+
+# Keys that take a whole number of steps (>= 1) or a rate below 1, as keras-rl2's argument does.
+STEPS_OR_RATE_KEYS = frozenset({"target_model_update"})
 
 PRESETS = {
     # Exactly the hyperparameters of keras-rl's examples/dqn_atari.py (Mnih et al. 2015 scale).
     "keras_rl": {},
-    # A free Colab T4 session (12 h at most): 1M frames still fit in its 12.7 GB because frames
-    # are stored once as uint8. Trades: epsilon anneals over 500k steps instead of 1M and a
-    # lower learning rate keeps Adam stable with that faster schedule; 3M steps, checkpoints
-    # every 100k so a disconnect costs minutes, not hours.
-    "colab": {
-        "total_steps": 3_000_000,
-        "epsilon_steps": 500_000,
-        "epsilon_min": 0.05,
+    # Learning fast on one machine, from the references that do (agent steps; 1 step = 4 frames):
+    # - standard preprocessing (CleanRL, SB3, Dopamine): up to 30 no-op frames at reset, max over
+    #   the last two of each 4 frames, a lost life ends the learning episode, FIRE launches the ball;
+    # - Double DQN (van Hasselt et al. 2016): less overestimation, so a short target period is safe;
+    # - epsilon 1 -> 0.01 over 250k steps and warm-up 20k (Dopamine): exploit early;
+    # - target update every 2,000 steps (between CleanRL's 1,000 and Dopamine's 8,000);
+    # - Adam 1e-4 (CleanRL, rl-zoo) with epsilon 1.5e-4 (Dopamine): steadier steps than 1e-7;
+    # - memory 250k (1.8 GB; Dopamine and CleanRL keep 1M): fits a laptop and a free Colab;
+    # - evaluation every 100k steps at epsilon_test 0.01, 10 games; checkpoints every 25k (minutes).
+    # Trades: a smaller memory and a shorter target period are less stable over tens of millions of
+    # steps (the references' horizon); this preset is for the first few million.
+    "fast": {
+        "total_steps": 2_000_000,
+        "memory_limit": 250_000,
+        "nb_steps_warmup": 20_000,
+        "target_model_update": 2_000,
+        "enable_double_dqn": True,
         "learning_rate": 1e-4,
-        "checkpoint_every": 100_000,
+        "adam_epsilon": 1.5e-4,
+        "epsilon_min": 0.01,
+        "epsilon_steps": 250_000,
+        "epsilon_test": 0.01,
+        "noop_max": 30,
+        "max_pool_frames": True,
+        "terminal_on_life_loss": True,
+        "fire_reset": True,
+        "checkpoint_every": 25_000,
+        "eval_every": 100_000,
+        "eval_episodes": 10,
     },
-    # A laptop CPU over a night: a 200k memory (1.4 GB), learning starts after 20k steps,
-    # epsilon reaches 0.05 after 250k steps and the target net updates every 2,500 steps.
-    # Trades replay diversity and stability for paddle-tracking Breakout play within 1M steps.
+    # A free Colab T4 session (12 h at most): the fast preset's learning settings with a 1M-frame
+    # memory (12.7 GB of RAM holds it because frames are stored once as uint8), 5M steps, and
+    # checkpoints every 50k steps so a disconnect costs minutes.
+    "colab": {
+        "total_steps": 5_000_000,
+        "memory_limit": 1_000_000,
+        "nb_steps_warmup": 20_000,
+        "target_model_update": 2_000,
+        "enable_double_dqn": True,
+        "learning_rate": 1e-4,
+        "adam_epsilon": 1.5e-4,
+        "epsilon_min": 0.01,
+        "epsilon_steps": 250_000,
+        "epsilon_test": 0.01,
+        "noop_max": 30,
+        "max_pool_frames": True,
+        "terminal_on_life_loss": True,
+        "fire_reset": True,
+        "checkpoint_every": 50_000,
+        "eval_every": 250_000,
+    },
+    # The keras-rl example made to fit a laptop CPU over a night: a 200k memory (1.4 GB), learning
+    # after 20k steps, epsilon 0.05 after 250k steps, target net every 2,500 steps; no other change
+    # (no preprocessing, vanilla DQN). Tested at a mean of about 37 after 400k steps.
     "laptop": {
         "total_steps": 1_000_000,
         "memory_limit": 200_000,
@@ -66,9 +123,10 @@ PRESETS = {
         "epsilon_min": 0.05,
         "learning_rate": 1e-4,
         "checkpoint_every": 50_000,
+        "eval_every": 100_000,
         "log_interval": 5_000,
     },
-    # Tests and first contact: learning starts at step 500, 2,000 steps take about a minute.
+    # Tests and first contact: learning starts at step 500, 2,000 steps take about half a minute.
     "smoke": {
         "total_steps": 2_000,
         "memory_limit": 5_000,
@@ -76,6 +134,8 @@ PRESETS = {
         "target_model_update": 500,
         "epsilon_steps": 1_500,
         "checkpoint_every": 1_000,
+        "eval_every": 1_000,
+        "eval_episodes": 1,
         "log_interval": 500,
         "test_episodes": 2,
     },
@@ -129,6 +189,8 @@ def convert_value(key, value):
     default = DEFAULTS[key][0]
     expected = type(default)
     try:
+        if key in STEPS_OR_RATE_KEYS:
+            return _to_steps_or_rate(value)
         if expected is bool:
             return _to_bool(value)
         if expected is int:
@@ -136,12 +198,27 @@ def convert_value(key, value):
         if expected is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)  # "inf" and "1e-4" too
+            if number != number:
+                raise ValueError
+            return number
         if not isinstance(value, str):
             raise ValueError
         return value
     except (TypeError, ValueError):
-        raise ConfigError(f"{key} must be {expected.__name__} (like {default!r}), got {value!r}") from None
+        kind = "a whole number of steps or a rate below 1" if key in STEPS_OR_RATE_KEYS else expected.__name__
+        raise ConfigError(f"{key} must be {kind} (like {default!r}), got {value!r}") from None
+
+
+def _to_steps_or_rate(value):
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(str(value).replace("_", "")) if isinstance(value, str) else float(value)
+    if number >= 1:
+        if not number.is_integer():
+            raise ValueError(value)
+        return int(number)
+    return number
 
 
 def _to_bool(value):
@@ -173,10 +250,22 @@ def _to_int(value):
 def validate(config):
     """Check relations between keys that a wrong value would break later, deep in a run."""
     positive = ["window_length", "memory_limit", "batch_size", "train_interval", "total_steps",
-                "checkpoint_every", "keep_checkpoints", "log_interval", "epsilon_steps", "target_model_update"]
+                "checkpoint_every", "keep_checkpoints", "log_interval", "epsilon_steps", "eval_episodes"]
     for key in positive:
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    for key in ("noop_max", "eval_every"):
+        if config[key] < 0:
+            raise ConfigError(f"{key} must be >= 0, got {config[key]}")
+    if not config.target_model_update > 0:
+        raise ConfigError(f"target_model_update must be > 0 (>= 1: steps between hard updates, < 1: soft "
+                          f"update rate), got {config.target_model_update}")
+    if not config.delta_clip > 0:
+        raise ConfigError(f"delta_clip must be > 0 (inf for plain squared error), got {config.delta_clip}")
+    if not config.learning_rate > 0 or not config.adam_epsilon > 0:
+        raise ConfigError("learning_rate and adam_epsilon must be > 0")
+    if config.dueling_type not in DUELING_TYPES:
+        raise ConfigError(f"dueling_type must be one of {', '.join(DUELING_TYPES)}, got {config.dueling_type!r}")
     if config.nb_steps_warmup < 0:
         raise ConfigError(f"nb_steps_warmup must be >= 0, got {config.nb_steps_warmup}")
     if not 0.0 <= config.gamma <= 1.0:

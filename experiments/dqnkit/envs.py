@@ -13,11 +13,29 @@ name                           frameskip   repeat_action_probability
 ``Breakout-v4``                2 to 4      0.0
 ``ALE/Breakout-v5``            4           0.25
 =============================  ==========  ==============================
+
+The standard Atari preprocessing (Machado et al. 2018; what CleanRL, SB3 and Dopamine train
+with) is switched on by config keys, each keeping the env name's meaning:
+
+- ``noop_max`` and ``max_pool_frames``: gymnasium's ``AtariPreprocessing``. With max pooling the
+  ALE env steps one frame at a time and the wrapper repeats each action for the name's frame skip
+  (4 for ``*Deterministic-v4`` and ``ALE/*-v5``), returning the max of the last two frames (Atari
+  sprites flicker). It is asked for the raw frame size, so ``AtariProcessor`` still does the one
+  resize to 84x84, in every preset alike.
+- ``fire_reset``: ``FireOnLifeStart`` below; gymnasium has no such wrapper.
+- ``terminal_on_life_loss`` is not a wrapper: gymnasium's option of that name restarts the whole
+  game after every lost life, so learning would never see the later, harder parts of a game. The
+  training loop instead ends the *agent's* episode at a lost life while the game goes on, as
+  baselines' ``EpisodicLifeEnv`` does (``training.play_game``).
+
+Every random draw these wrappers make (the number of no-ops) comes from the ALE env's own
+``np_random``, which checkpoints save, so resuming stays exact.
 """
 import re
 
 import ale_py
 import gymnasium as gym
+from gymnasium.wrappers import AtariPreprocessing
 
 from dqnkit.errors import UserFacingError
 
@@ -64,17 +82,85 @@ def resolve_env(env_name):
     return rom, kwargs
 
 
-def make_env(env_name, render_mode=None, obs_type="rgb"):
-    """A gymnasium Atari env for `env_name`.
+def check_preprocessing(env_name, max_pool_frames):
+    """Stop with one line if the preprocessing asked for cannot keep `env_name`'s meaning."""
+    _, kwargs = resolve_env(env_name)
+    frameskip = kwargs["frameskip"]
+    if max_pool_frames and not isinstance(frameskip, int):
+        raise EnvNameError(f"max_pool_frames needs a fixed frame skip, but {env_name} skips 2 to 4 frames at random; "
+                           "use the Deterministic-v4 or ALE/...-v5 name of the game (4 frames per step)")
+    if max_pool_frames and frameskip < 2:
+        raise EnvNameError(f"max_pool_frames pools the last two frames of each step, but {env_name} steps one frame "
+                           "at a time; use the Deterministic-v4 or ALE/...-v5 name of the game (4 frames per step)")
+
+
+def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_frames=False, fire_reset=False):
+    """A gymnasium Atari env for `env_name`, with the preprocessing asked for (module docstring).
 
     ``obs_type="rgb"`` gives the 210x160x3 frames keras-rl's example processed;
     ``"grayscale"`` lets ALE convert to luminance itself (the same values Pillow's ``convert("L")``
     gives, a third of the bytes, and less work per step). Videos come from ``render()``, which
     is RGB either way."""
+    check_preprocessing(env_name, max_pool_frames)
     rom, kwargs = resolve_env(env_name)
     ale_name = next(spec.id for spec in gym.registry.values()
                     if spec.id.startswith("ALE/") and spec.id.endswith("-v5") and spec.kwargs.get("game") == rom)
-    return gym.make(ale_name, render_mode=render_mode, obs_type=obs_type, **kwargs)
+    frame_skip = kwargs["frameskip"]
+    if max_pool_frames:
+        kwargs["frameskip"] = 1  # AtariPreprocessing does the skipping, and pools
+    env = gym.make(ale_name, render_mode=render_mode, obs_type=obs_type, **kwargs)
+    if max_pool_frames or noop_max:
+        height, width = env.observation_space.shape[:2]
+        env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frame_skip if max_pool_frames else 1,
+                                 screen_size=(width, height), terminal_on_life_loss=False,
+                                 grayscale_obs=obs_type == "grayscale")
+    if fire_reset and "FIRE" in env.unwrapped.get_action_meanings():
+        env = FireOnLifeStart(env)
+    return env
+
+
+def make_config_env(config, render_mode=None):
+    """The env a config trains, evaluates and tests on: grayscale frames, its preprocessing."""
+    return make_env(config.env_name, render_mode=render_mode, obs_type="grayscale", noop_max=config.noop_max,
+                    max_pool_frames=config.max_pool_frames, fire_reset=config.fire_reset)
+
+
+def lives(env):
+    """Lives left in the current game (0 in games without lives)."""
+    return env.unwrapped.ale.lives()
+
+
+class FireOnLifeStart(gym.Wrapper):
+    """Presses FIRE after every reset and after every lost life, so the ball is always in play.
+
+    In Breakout nothing happens until FIRE is pressed: an agent that has not learnt that yet
+    wastes its exploration waiting (and a greedy one can wait until the 108,000-frame limit).
+    baselines' ``FireResetEnv`` fires at reset only, and relies on ``EpisodicLifeEnv`` turning
+    each life into a reset; we fire after a lost life directly, so whole games behave the same
+    in training, evaluation and test. The FIRE steps are not agent steps; their rewards (none in
+    the games that need FIRE) are added to the step's."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.fire_action = env.unwrapped.get_action_meanings().index("FIRE")
+        self._lives = 0
+
+    def reset(self, **kwargs):
+        observation, info = self.env.reset(**kwargs)
+        observation, _, terminated, truncated, info = self.env.step(self.fire_action)
+        if terminated or truncated:
+            observation, info = self.env.reset(**kwargs)
+        self._lives = lives(self.env)
+        return observation, info
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        now = lives(self.env)
+        if now < self._lives and not (terminated or truncated):
+            observation, fire_reward, terminated, truncated, info = self.env.step(self.fire_action)
+            reward += fire_reward
+        self._lives = now
+        return observation, reward, terminated, truncated, info
 
 
 def save_env_state(env):

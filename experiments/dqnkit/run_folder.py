@@ -3,8 +3,10 @@
 ::
 
     <run>/config.json     the config of the latest segment (run-defining keys never change)
-    <run>/log.jsonl       one line per episode over the whole run (see runlog.py)
+    <run>/log.jsonl       one line per episode (whole game) over the whole run (see runlog.py)
+    <run>/eval.jsonl      one line per evaluation: step, mean, std, min, max, episodes, scores
     <run>/weights.h5      latest online weights (keras save_weights), for --mode test
+    <run>/best_weights.h5 the weights with the best evaluation mean so far
     <run>/checkpoints/    complete checkpoints (see checkpoint.py)
     <run>/videos/         train-episode-<N>.mp4 and test-<K>-episode-<N>.mp4
 """
@@ -31,7 +33,9 @@ class RunFolder:
 
     config_path = property(lambda self: os.path.join(self.path, "config.json"))
     log_path = property(lambda self: os.path.join(self.path, "log.jsonl"))
+    eval_log_path = property(lambda self: os.path.join(self.path, "eval.jsonl"))
     weights_path = property(lambda self: os.path.join(self.path, "weights.h5"))
+    best_weights_path = property(lambda self: os.path.join(self.path, "best_weights.h5"))
     checkpoint_dir = property(lambda self: os.path.join(self.path, "checkpoints"))
     video_dir = property(lambda self: os.path.join(self.path, "videos"))
 

@@ -6,11 +6,17 @@ every ``config.checkpoint_every`` steps and at the end. Our loop, not ``Agent.fi
 global step (a Python int) and sets ``agent.step`` from it, so epsilon, warm-up and target
 updates continue where they were.
 
-Where a segment may end: checkpoints are taken only between episodes - at the first episode
-end at or after each multiple of ``checkpoint_every``, and at the first episode end at or after
-the segment's last step. Between episodes the next episode depends only on the saved state
-(RNGs, ALE state, memory, weights), which is what makes a resumed run step-for-step identical
-to one that never stopped. The price: a segment can overrun its target by one episode.
+Where a segment may end: checkpoints are taken only between games - at the first game end at
+or after each multiple of ``checkpoint_every`` and of ``eval_every`` (after the evaluation), and
+at the first game end at or after the segment's last step. Between games the next one depends
+only on the saved state (RNGs, ALE state, memory, weights), which is what makes a resumed run
+step-for-step identical to one that never stopped. The price: a segment can overrun its target
+by one game. (With ``terminal_on_life_loss`` a game holds several of the agent's episodes; the
+log, the episode count and the checkpoints follow whole games.)
+
+Evaluation plays on an env of its own with a seed derived from the run's seed and the step, and
+puts the global RNGs back afterwards: it changes nothing in training, and a resumed run repeats
+an evaluation it lost exactly.
 """
 import math
 import os
@@ -129,11 +135,96 @@ def save_weights_atomic(agent, path):
     os.replace(tmp, path)
 
 
+# -- playing games --------------------------------------------------------------------------------
+@dataclass
+class GameResult:
+    score: float  # the game's real score (rewards before clipping)
+    steps: int  # agent steps
+    losses: list
+    mean_qs: list
+
+
+def play_game(agent, env, processor, terminal_on_life_loss=False, step=0, on_step=None):
+    """Play one whole game the way keras-rl2's ``Agent.fit`` (``agent.training``) or
+    ``Agent.test`` steps an episode, from ``env.reset()`` to the game's end.
+
+    With `terminal_on_life_loss` every lost life ends the *agent's* episode - its memory records
+    a terminal and its window of frames starts again - while the game goes on. In training,
+    ``agent.step`` follows the global step, starting at `step`; `on_step(step)` is called after
+    every agent step."""
+    agent.reset_states()
+    observation, _ = env.reset()
+    observation = processor.process_observation(observation)
+    lives_left = envs.lives(env)
+    mean_q_index = agent.metrics_names.index("mean_q") if agent.training else None
+    result = GameResult(score=0.0, steps=0, losses=[], mean_qs=[])
+    game_over = False
+    while not game_over:
+        if agent.training:
+            agent.step = step
+        action = agent.forward(observation)
+        raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
+        observation = processor.process_observation(raw_observation)
+        game_over = terminated or truncated
+        life_lost = envs.lives(env) < lives_left
+        lives_left = envs.lives(env)
+        episode_over = game_over or (terminal_on_life_loss and life_lost)
+        metrics = agent.backward(processor.process_reward(raw_reward), terminal=episode_over)
+        if agent.training and not math.isnan(metrics[0]):
+            result.losses.append(float(metrics[0]))
+            result.mean_qs.append(float(metrics[mean_q_index]))
+        result.score += float(raw_reward)
+        result.steps += 1
+        step += 1
+        if on_step is not None:
+            on_step(step)
+        if episode_over:
+            # As in Agent.fit: one more forward/backward so the last observation enters the memory.
+            if agent.training:
+                agent.step = step
+            agent.forward(observation)
+            agent.backward(0.0, terminal=False)
+            if not game_over:
+                agent.reset_states()
+    return result
+
+
+def build_player(config, nb_actions):
+    """An agent that only plays (test mode, evaluation): a window of recent frames, no replay."""
+    window_only = RingMemory(limit=1, window_length=config.window_length)
+    agent = build_agent(config, nb_actions, memory=window_only)
+    agent.training = False
+    return agent
+
+
+def evaluation_seed(seed, step):
+    """The seed of the evaluation at `step`: from the run's seed and the step, nothing else."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
+
+
+def evaluate(player, env, processor, config, step, episodes):
+    """Play `episodes` games at epsilon_test on `env` (seeded from the run's seed and `step`).
+
+    The training streams are untouched: numpy's and Python's global RNGs are put back as they
+    were, and the env is not the training env. Returns the record for eval.jsonl."""
+    saved_numpy, saved_python = np.random.get_state(), random.getstate()
+    seed = evaluation_seed(config.seed, step)
+    np.random.seed(seed)
+    env.reset(seed=seed)
+    try:
+        scores = [play_game(player, env, processor, config.terminal_on_life_loss).score for _ in range(episodes)]
+    finally:
+        np.random.set_state(saved_numpy)
+        random.setstate(saved_python)
+    return {"step": step, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "min": float(np.min(scores)),
+            "max": float(np.max(scores)), "episodes": episodes, "scores": scores}
+
+
 # -- training -------------------------------------------------------------------------------------
 def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult."""
     configs.validate(config)
-    envs.resolve_env(config.env_name)  # a wrong name fails here, before anything is written
+    envs.check_preprocessing(config.env_name, config.max_pool_frames)  # fails before anything is written
     folder = RunFolder(run_dir)
     folder.ensure_writable()
     checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
@@ -142,21 +233,24 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     folder.save_config(config)
 
     make_deterministic(config.seed)
-    base_env = envs.make_env(config.env_name, render_mode="rgb_array" if config.video else None, obs_type="grayscale")
+    base_env = envs.make_config_env(config, render_mode="rgb_array" if config.video else None)
     base_env.reset(seed=config.seed)  # loads the ROM and seeds ALE; episodes then use reset()
     processor = AtariProcessor()
     agent = build_agent(config, base_env.action_space.n)
 
     step, episode = 0, 0
     resumed_step, manifest = checkpointer.latest_complete()
+    logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
     if resumed_step is not None:
-        arrays, state, log_bytes = checkpointer.load(resumed_step, manifest, agent.memory)
+        arrays, state, saved_logs = checkpointer.load(resumed_step, manifest, agent.memory)
         restore_state(agent, base_env, arrays, state, config.seed)
         step, episode = state["step"], state["episode"]
-        write_atomic(folder.log_path, log_bytes)  # drop episodes logged after this checkpoint
+        for name, path in logs.items():  # drop what was logged after this checkpoint
+            write_atomic(path, saved_logs.get(name, b""))
     else:
         resumed_step = -1
-        write_atomic(folder.log_path, b"")
+        for path in logs.values():
+            write_atomic(path, b"")
 
     stop_step = config.total_steps if steps is None else min(config.total_steps, step + int(steps))
     env = base_env
@@ -174,16 +268,22 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
         return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0)
 
     episode_log = runlog.EpisodeLog(folder.log_path)
+    eval_log = runlog.EpisodeLog(folder.eval_log_path)
+    evaluator = None  # (player, env), made at the first evaluation of this segment
+    best_mean = max((r["mean"] for r in runlog.read_log(folder.eval_log_path)), default=None)
     agent.training = True
     start_time = time.monotonic()
     start_step = step
-    last_checkpoint_step = step
     recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
     next_summary = (step // config.log_interval + 1) * config.log_interval
     try:
         while step < stop_step:
-            record = _play_training_episode(agent, env, processor, step, episode, progress)
-            step = record["step"]
+            previous_step = step
+            started = time.monotonic()
+            game = play_game(agent, env, processor, config.terminal_on_life_loss, step=step,
+                             on_step=lambda s, e=episode: progress.update(s, f"episode {e:,}"))
+            step += game.steps
+            record = _episode_record(episode, step, game, agent, time.monotonic() - started)
             episode_log.write(record)
             episode += 1
             recent_scores = (recent_scores + [record["reward"]])[-20:]
@@ -191,56 +291,46 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
             if step >= next_summary or step >= stop_step:
                 progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time, start_step))
                 next_summary = (step // config.log_interval + 1) * config.log_interval
-            if step >= stop_step or step // config.checkpoint_every > last_checkpoint_step // config.checkpoint_every:
-                manifest = _checkpoint(checkpointer, agent, base_env, step, episode, folder, manifest)
-                last_checkpoint_step = step
+            evaluation_due = config.eval_every > 0 and step // config.eval_every > previous_step // config.eval_every
+            if evaluation_due:
+                if evaluator is None:
+                    evaluator = (build_player(config, base_env.action_space.n), envs.make_config_env(config))
+                player, eval_env = evaluator
+                player.model.set_weights(agent.model.get_weights())
+                result = evaluate(player, eval_env, processor, config, step, config.eval_episodes)
+                eval_log.write(result)
+                progress.print(_eval_summary(result))
+                if best_mean is None or result["mean"] > best_mean:
+                    best_mean = result["mean"]
+                    save_weights_atomic(agent, folder.best_weights_path)
+            if step >= stop_step or evaluation_due or \
+                    step // config.checkpoint_every > previous_step // config.checkpoint_every:
+                manifest = _checkpoint(checkpointer, agent, base_env, step, episode, folder, logs, manifest)
     finally:
         episode_log.close()
+        eval_log.close()
         progress.close()
         env.close()
+        if evaluator is not None:
+            evaluator[1].close()
     progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in {folder.path}")
     return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time)
 
 
-def _play_training_episode(agent, env, processor, step, episode, progress):
-    """One episode, exactly as keras-rl2's ``Agent.fit`` steps it; returns its log record."""
-    agent.reset_states()
-    observation, _ = env.reset()
-    observation = processor.process_observation(observation)
-    score, length, losses, mean_qs = 0.0, 0, [], []
-    started = time.monotonic()
-    done = False
-    while not done:
-        agent.step = step
-        action = agent.forward(observation)
-        raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
-        observation = processor.process_observation(raw_observation)
-        done = terminated or truncated
-        loss, mean_q = agent.backward(processor.process_reward(raw_reward), terminal=done)
-        if not math.isnan(loss):
-            losses.append(loss)
-            mean_qs.append(mean_q)
-        score += float(raw_reward)
-        length += 1
-        step += 1
-        progress.update(step, f"episode {episode:,}")
-    # As in Agent.fit: one more forward/backward so the terminal observation enters the memory.
-    agent.step = step
-    agent.forward(observation)
-    agent.backward(0.0, terminal=False)
-    seconds = time.monotonic() - started
+def _episode_record(episode, step, game, agent, seconds):
+    """The log.jsonl line of one training game (runlog.py describes the fields)."""
     return {
-        "episode": episode, "step": step, "reward": score, "length": length,
+        "episode": episode, "step": step, "reward": game.score, "length": game.steps,
         "epsilon": float(agent.policy.get_current_value()),
-        "loss": float(np.mean(losses)) if losses else None,
-        "mean_q": float(np.mean(mean_qs)) if mean_qs else None,
-        "episode_time": round(seconds, 3), "sps": round(length / max(seconds, 1e-9), 1),
+        "loss": float(np.mean(game.losses)) if game.losses else None,
+        "mean_q": float(np.mean(game.mean_qs)) if game.mean_qs else None,
+        "episode_time": round(seconds, 3), "sps": round(game.steps / max(seconds, 1e-9), 1),
     }
 
 
-def _checkpoint(checkpointer, agent, env, step, episode, folder, previous_manifest):
+def _checkpoint(checkpointer, agent, env, step, episode, folder, logs, previous_manifest):
     arrays, state = capture_state(agent, env, step, episode)
-    manifest = checkpointer.save(step, arrays, state, folder.log_path, agent.memory, previous_manifest)
+    manifest = checkpointer.save(step, arrays, state, logs, agent.memory, previous_manifest)
     save_weights_atomic(agent, folder.weights_path)
     return manifest
 
@@ -252,18 +342,21 @@ def _summary(step, total, episode, recent_scores, record, start_time, start_step
             f"(last {len(recent_scores)}) | eps {record['epsilon']:.3f} | loss {loss} | {rate:,.0f} steps/s")
 
 
+def _eval_summary(result):
+    return (f"evaluation at step {result['step']:,}: mean {result['mean']:.2f} +/- {result['std']:.2f} "
+            f"(min {result['min']:g}, max {result['max']:g}) over {result['episodes']} games")
+
+
 # -- testing --------------------------------------------------------------------------------------
 def test(config, weights_path, video_dir, episodes=None, stream=None, record_video=True):
-    """Play `episodes` with the test epsilon; print each score and the mean; one mp4 per episode."""
+    """Play `episodes` games with the test epsilon and the config's preprocessing; print each
+    score and the mean; one mp4 per game."""
     episodes = config.test_episodes if episodes is None else int(episodes)
     make_deterministic(config.seed)
-    env = envs.make_env(config.env_name, render_mode="rgb_array" if record_video else None, obs_type="grayscale")
+    env = envs.make_config_env(config, render_mode="rgb_array" if record_video else None)
     env.reset(seed=config.seed)
-    # Testing only needs the window of recent frames, not a replay memory of memory_limit.
-    window_only = RingMemory(limit=config.window_length + 2, window_length=config.window_length)
-    agent = build_agent(config, env.action_space.n, memory=window_only)
+    agent = build_player(config, env.action_space.n)
     load_weights_checked(agent, weights_path, config.env_name)
-    agent.training = False
     processor = AtariProcessor()
     prefix = None
     if record_video:
@@ -272,20 +365,9 @@ def test(config, weights_path, video_dir, episodes=None, stream=None, record_vid
     scores = []
     try:
         for episode in range(episodes):
-            agent.reset_states()
-            observation, _ = env.reset()
-            observation = processor.process_observation(observation)
-            score, done = 0.0, False
-            while not done:
-                action = agent.forward(observation)
-                raw_observation, reward, terminated, truncated, _ = env.step(action)
-                observation = processor.process_observation(raw_observation)
-                done = terminated or truncated
-                agent.backward(0.0, terminal=done)  # keeps the memory's window of recent frames
-                score += float(reward)
+            scores.append(play_game(agent, env, processor, config.terminal_on_life_loss).score)
             video.finish_episode_video(env)
-            scores.append(score)
-            print(f"Episode {episode + 1}: score {score:g}", file=stream, flush=True)
+            print(f"Episode {episode + 1}: score {scores[-1]:g}", file=stream, flush=True)
     finally:
         env.close()
     result = TestResult(scores=scores, weights=weights_path,

@@ -1,0 +1,208 @@
+"""Every DQNAgent option, fused step against keras-rl2's own DQNAgent.backward on the same inputs.
+
+For each combination of Double DQN, dueling type, soft or hard target updates and finite or
+infinite ``delta_clip``, a stock ``DQNAgent`` (``SequentialMemory``) and a ``FastDQNAgent``
+(``RingMemory``) start from the same weights, see the same transitions and train on the same
+sampled indexes; their metrics, online weights and target weights must agree.
+"""
+import itertools
+
+import numpy as np
+import pytest
+import tf_keras
+from rl.agents.dqn import DQNAgent
+from rl.core import Processor
+from rl.memory import SequentialMemory
+from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
+from tf_keras import layers
+
+from dqnkit.agent import FastDQNAgent
+from dqnkit.memory import RingMemory
+
+NB_ACTIONS, WINDOW, OBS_SHAPE = 3, 2, (4,)
+
+
+def small_model(seed, float_input=True):
+    tf_keras.utils.set_random_seed(seed)
+    inputs = layers.Input(shape=(WINDOW,) + OBS_SHAPE, dtype="float32" if float_input else "uint8")
+    x = layers.Flatten()(layers.Rescaling(1.0)(inputs))
+    x = layers.Dense(16, activation="relu")(x)
+    return tf_keras.Model(inputs, layers.Dense(NB_ACTIONS)(x))
+
+
+def transitions(count=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(size=OBS_SHAPE).astype(np.float32), int(rng.integers(NB_ACTIONS)),
+             float(rng.normal()), bool(i % 17 == 16)) for i in range(count)]
+
+
+def make_agent(agent_class, memory, options, model=None, metrics=("mae",)):
+    policy = LinearAnnealedPolicy(EpsGreedyQPolicy(), attr="eps", value_max=1.0, value_min=0.1, value_test=0.05,
+                                  nb_steps=100)
+    agent = agent_class(model=model or small_model(1), nb_actions=NB_ACTIONS, memory=memory, policy=policy,
+                        nb_steps_warmup=10, train_interval=1, batch_size=8, gamma=0.9, **options)
+    agent.compile(tf_keras.optimizers.legacy.Adam(learning_rate=0.01), metrics=list(metrics))
+    return agent
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    """Each test builds its agents in a new graph (a growing graph slows every later session call)."""
+    tf_keras.backend.clear_session()
+
+
+def train_on_fixed_indexes(agent, sample_name, steps_and_idxs, observation=None):
+    original = getattr(agent.memory, sample_name)
+    all_metrics = []
+    for step, idxs in steps_and_idxs:
+        setattr(agent.memory, sample_name, lambda size, batch_idxs=None, idxs=idxs: original(size, batch_idxs=idxs))
+        agent.training, agent.step = True, step
+        agent.recent_observation = np.zeros(OBS_SHAPE, dtype=np.float32) if observation is None else observation
+        agent.recent_action = 0
+        try:
+            all_metrics.append(agent.backward(0.0, terminal=False))
+        finally:
+            setattr(agent.memory, sample_name, original)
+    return all_metrics
+
+
+def safe_indexes(memory, rng, count, size=8):
+    """Index batches that no memory redraws: their transition never crosses an episode end."""
+    candidates = [i for i in range(WINDOW, 100) if not memory.terminals[i - 1]]
+    return [list(rng.choice(candidates, size=size, replace=False)) for _ in range(count)]
+
+
+def assert_close(ours, stock, what):
+    for ours_w, stock_w in zip(ours, stock):
+        np.testing.assert_allclose(ours_w, stock_w, rtol=1e-5, atol=1e-6, err_msg=what)
+
+
+def assert_same_training(stock, ours, steps):
+    """Same transitions, same indexes, same steps: same metrics and weights.
+
+    Soft target updates are compared one step at a time: keras-rl2 has no order between the
+    soft update's reads of the online weights and Adam's writes to them, so each of its target
+    weights mixes in the online weight from before *or* after the step (it varies between runs).
+    Ours always uses the weight after the step; we check that keras-rl2 gave one of the two,
+    then carry our target on in both agents."""
+    data = transitions()
+    for obs, action, reward, terminal in data:
+        stock.memory.append(obs, action, reward, terminal)
+        ours.memory.append(obs, action, reward, terminal)
+    ours.model.set_weights(stock.model.get_weights())
+    ours.target_model.set_weights(stock.target_model.get_weights())
+    initial = stock.model.get_weights()
+    plan = list(zip(steps, safe_indexes(stock.memory, np.random.default_rng(7), len(steps))))
+    soft = stock.target_model_update < 1
+    for step_plan in ([[p] for p in plan] if soft else [plan]):
+        online_before, target_before = stock.model.get_weights(), stock.target_model.get_weights()
+        stock_metrics = train_on_fixed_indexes(stock, "sample", step_plan)
+        our_metrics = train_on_fixed_indexes(ours, "sample_batch", step_plan)
+        np.testing.assert_allclose(np.array(our_metrics, dtype=float), np.array(stock_metrics, dtype=float), rtol=1e-5)
+        assert_close(ours.model.get_weights(), stock.model.get_weights(), "online")
+        if not soft:
+            assert_close(ours.target_model.get_weights(), stock.target_model.get_weights(), "target")
+            continue
+        tau = stock.target_model_update
+        online_after = stock.model.get_weights()
+        ours_expected = [tau * o + (1 - tau) * t for o, t in zip(online_after, target_before)]
+        assert_close(ours.target_model.get_weights(), ours_expected, "target after a soft update")
+        for stock_w, before, after, t in zip(stock.target_model.get_weights(), online_before, online_after, target_before):
+            assert np.allclose(stock_w, tau * before + (1 - tau) * t, atol=1e-6) or \
+                np.allclose(stock_w, tau * after + (1 - tau) * t, atol=1e-6)
+        stock.target_model.set_weights(ours.target_model.get_weights())
+    assert ours.metrics_names == stock.metrics_names
+    assert all(not np.allclose(a, b) for a, b in zip(stock.model.get_weights(), initial))  # every layer trained
+
+
+COMBINATIONS = list(itertools.product(
+    [False, True],                        # enable_double_dqn
+    [None, "avg", "max", "naive"],        # dueling off, or its type
+    [2, 0.1],                             # hard update every 2 steps, or soft with tau 0.1
+    [1.0, np.inf],                        # delta_clip
+))
+
+
+@pytest.mark.parametrize("double, dueling, target_update, delta", COMBINATIONS,
+                         ids=[f"double={d}-dueling={u}-target={t}-delta={c}" for d, u, t, c in COMBINATIONS])
+def test_fused_step_equals_dqnagent_backward(double, dueling, target_update, delta):
+    options = dict(enable_double_dqn=double, enable_dueling_network=dueling is not None,
+                   dueling_type=dueling or "avg", target_model_update=target_update, delta_clip=delta)
+    stock = make_agent(DQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options)
+    ours = make_agent(FastDQNAgent, RingMemory(limit=200, window_length=WINDOW), options)
+    assert ours.fused
+    assert_same_training(stock, ours, steps=[11, 12, 13, 14])
+
+
+class SplitProcessor(Processor):
+    """A two-input model's processor, as keras-rl2 users write it: one array per input."""
+
+    def process_state_batch(self, batch):
+        batch = np.asarray(batch, dtype=np.float32)
+        return [batch[..., :2], batch[..., 2:]]
+
+
+def two_input_model():
+    tf_keras.utils.set_random_seed(3)
+    left, right = layers.Input(shape=(WINDOW, 2)), layers.Input(shape=(WINDOW, 2))
+    x = layers.Concatenate()([layers.Flatten()(left), layers.Flatten()(right)])
+    return tf_keras.Model([left, right], layers.Dense(NB_ACTIONS)(layers.Dense(8, activation="relu")(x)))
+
+
+def test_a_model_with_two_inputs_trains_as_in_keras_rl2():
+    options = dict(enable_double_dqn=True, target_model_update=2)
+    stock = make_agent(DQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options, model=two_input_model())
+    ours = make_agent(FastDQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options, model=two_input_model())
+    stock.processor = ours.processor = SplitProcessor()
+    assert not ours.fused  # keras-rl2's own path serves it
+    rng = np.random.default_rng(2)
+    plan_idxs = [list(rng.choice(np.arange(WINDOW, 15), size=8, replace=False)) for _ in range(3)]
+    for agent in (stock, ours):
+        for obs, action, reward, terminal in transitions():
+            agent.memory.append(obs, action, reward, False)
+    ours.model.set_weights(stock.model.get_weights())
+    ours.target_model.set_weights(stock.target_model.get_weights())
+    plan = list(zip([11, 12, 13], plan_idxs))
+    np.testing.assert_allclose(train_on_fixed_indexes(ours, "sample", plan), train_on_fixed_indexes(stock, "sample", plan))
+    for ours_w, stock_w in zip(ours.model.get_weights(), stock.model.get_weights()):
+        np.testing.assert_array_equal(ours_w, stock_w)
+    np.random.seed(0)
+    ours.training = False
+    ours.forward(transitions()[0][0])  # acts through the processor too
+
+
+class ScaleProcessor(Processor):
+    """uint8 in memory, float32 scaled to [0, 1] into the net: the keras-rl example's processor."""
+
+    def process_state_batch(self, batch):
+        return np.asarray(batch).astype("float32") / 255.0
+
+
+def test_the_processors_state_batch_reaches_the_fused_step():
+    rng = np.random.default_rng(4)
+    frames = [(rng.integers(0, 256, size=OBS_SHAPE).astype(np.uint8), int(rng.integers(NB_ACTIONS)),
+               float(rng.normal()), bool(i % 13 == 12)) for i in range(120)]
+    options = dict(target_model_update=2)
+    stock = make_agent(DQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options)
+    ours = make_agent(FastDQNAgent, RingMemory(limit=200, window_length=WINDOW), options)
+    stock.processor = ours.processor = ScaleProcessor()
+    assert ours.fused
+    for agent in (stock, ours):
+        for obs, action, reward, terminal in frames:
+            agent.memory.append(obs, action, reward, terminal)
+    ours.model.set_weights(stock.model.get_weights())
+    ours.target_model.set_weights(stock.target_model.get_weights())
+    plan = list(zip([11, 12], safe_indexes(stock.memory, rng, 2)))
+    np.testing.assert_allclose(train_on_fixed_indexes(ours, "sample_batch", plan, frames[0][0]),
+                               train_on_fixed_indexes(stock, "sample", plan, frames[0][0]), rtol=1e-5)
+    for ours_w, stock_w in zip(ours.model.get_weights(), stock.model.get_weights()):
+        np.testing.assert_allclose(ours_w, stock_w, rtol=1e-5, atol=1e-6)
+    state = ours.memory.get_recent_state(frames[0][0]).copy()
+    np.testing.assert_allclose(ours.compute_q_values(state), stock.compute_q_values(list(state)), rtol=1e-6)
+
+
+def test_a_stateful_metric_is_served_by_keras_rl2s_path():
+    agent = make_agent(FastDQNAgent, RingMemory(limit=50, window_length=WINDOW), {},
+                       metrics=["mae", tf_keras.metrics.MeanSquaredError()])
+    assert not agent.fused
+    assert make_agent(FastDQNAgent, RingMemory(limit=50, window_length=WINDOW), {}, metrics=["accuracy"]).fused is False
