@@ -206,3 +206,63 @@ def test_a_stateful_metric_is_served_by_keras_rl2s_path():
                        metrics=["mae", tf_keras.metrics.MeanSquaredError()])
     assert not agent.fused
     assert make_agent(FastDQNAgent, RingMemory(limit=50, window_length=WINDOW), {}, metrics=["accuracy"]).fused is False
+
+
+class Corridor:
+    """A tiny deterministic env in the old gym API keras-rl2's fit() speaks: walk right to the goal.
+
+    Observation: one-hot position among 6 cells (float32). Actions: 0 left, 1 right, 2 stay.
+    Reward 1 at the goal (episode ends), -0.05 per other step, at most 30 steps."""
+    size = 6
+
+    def reset(self):
+        self.position, self.steps = 0, 0
+        return self._observation()
+
+    def _observation(self):
+        observation = np.zeros(self.size, dtype=np.float32)
+        observation[self.position] = 1.0
+        return observation
+
+    def step(self, action):
+        self.position = int(np.clip(self.position + {0: -1, 1: 1, 2: 0}[int(action)], 0, self.size - 1))
+        self.steps += 1
+        at_goal = self.position == self.size - 1
+        return self._observation(), 1.0 if at_goal else -0.05, at_goal or self.steps >= 30, {}
+
+    def render(self, mode="human"):  # keras-rl2's test() asks for it
+        pass
+
+
+OPTIONS = {
+    "vanilla": {},
+    "double": dict(enable_double_dqn=True),
+    "dueling-avg": dict(enable_dueling_network=True, dueling_type="avg"),
+    "dueling-max": dict(enable_dueling_network=True, dueling_type="max"),
+    "dueling-naive": dict(enable_dueling_network=True, dueling_type="naive"),
+    "soft-target": dict(target_model_update=0.05),
+    "squared-error": dict(delta_clip=np.inf),
+    "everything": dict(enable_double_dqn=True, enable_dueling_network=True, target_model_update=0.05,
+                       delta_clip=np.inf),
+}
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_fit_learns_a_tiny_deterministic_env_with_each_option(name):
+    """keras-rl2's own fit() and test() drive a FastDQNAgent: the greedy policy walks straight
+    to the goal (5 steps) after training, with every option."""
+    tf_keras.utils.set_random_seed(0)
+    inputs = layers.Input(shape=(1, Corridor.size))
+    x = layers.Dense(32, activation="relu")(layers.Flatten()(inputs))
+    model = tf_keras.Model(inputs, layers.Dense(3)(x))
+    options = dict(target_model_update=100, delta_clip=1.0) | OPTIONS[name]
+    policy = LinearAnnealedPolicy(EpsGreedyQPolicy(), attr="eps", value_max=1.0, value_min=0.1, value_test=0.0,
+                                  nb_steps=1000)
+    agent = FastDQNAgent(model=model, nb_actions=3, memory=RingMemory(limit=5000, window_length=1, seed=0),
+                         policy=policy, test_policy=policy, nb_steps_warmup=100, gamma=0.9, batch_size=32, **options)
+    agent.compile(tf_keras.optimizers.legacy.Adam(learning_rate=3e-3))
+    assert agent.fused
+    agent.fit(Corridor(), nb_steps=2500, verbose=0)
+    history = agent.test(Corridor(), nb_episodes=1, verbose=0)
+    assert history.history["nb_steps"] == [5], name
+    assert history.history["episode_reward"][0] == pytest.approx(1.0 - 4 * 0.05)

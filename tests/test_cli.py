@@ -19,8 +19,12 @@ def trained_run(tmp_path_factory):
 def test_train_fills_the_run_folder(trained_run):
     run_dir, result = trained_run
     assert "Segment done" in result.stdout
-    for name in ("config.json", "log.jsonl", "weights.h5"):
+    for name in ("config.json", "log.jsonl", "weights.h5", "eval.jsonl", "best_weights.h5"):
         assert (run_dir / name).stat().st_size > 0, name
+    evaluations = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] // 1000 for e in evaluations] == [1, 2]  # the smoke preset evaluates every 1,000 steps
+    assert all(len(e["scores"]) == e["episodes"] == 1 for e in evaluations)
+    assert result.stdout.count("evaluation at step") == 2
     config = json.loads((run_dir / "config.json").read_text())
     assert config["preset"] == "smoke" and config["total_steps"] == 2000
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
@@ -65,7 +69,9 @@ def _bad(args, fragment):
     (["--set", "nope=1"], "unknown config key 'nope'; valid keys:"),
     (["--set", "gamma=abc"], "gamma must be float"),
     (["--set", "gamma=2"], "gamma must be in [0, 1]"),
-    (["--config", "fast"], "unknown config preset 'fast'"),
+    (["--config", "fastest"], "unknown config preset 'fastest'"),
+    (["--config", "smoke", "--env-name", "Breakout-v4", "--set", "max_pool_frames=true"], "skips 2 to 4 frames at random"),
+    (["--config", "smoke", "--set", "dueling_type=mean"], "dueling_type must be one of avg, max, naive"),
     (["--steps", "0", "--config", "smoke"], "--steps must be a positive number"),
 ])
 def test_bad_names_and_values(tmp_path, args, fragment):
@@ -98,6 +104,9 @@ def test_resuming_with_a_different_run_defining_config_is_refused(trained_run):
 def test_help_lists_every_config_key():
     result = run_cli("--help")
     assert "epsilon_steps" in result.stdout and "--env-name" in result.stdout
+    for key in ("enable_double_dqn", "dueling_type", "adam_epsilon", "noop_max", "max_pool_frames",
+                "terminal_on_life_loss", "fire_reset", "eval_every", "eval_episodes"):
+        assert key in result.stdout, key
 
 
 def test_the_same_entry_point_takes_an_easydict(trained_run):

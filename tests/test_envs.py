@@ -50,3 +50,64 @@ def test_state_between_episodes_round_trips_with_sticky_actions():
     envs.restore_env_state(other, saved, seed=999)  # a different seed: only the saved state counts
     other.reset()
     assert _play(other, actions) == expected
+
+
+def test_max_pool_frames_repeats_the_action_and_pools_the_last_two_frames():
+    """BreakoutDeterministic-v4 with max_pool_frames: still 4 frames per step, as its name says."""
+    pooled = envs.make_env("BreakoutDeterministic-v4", obs_type="grayscale", max_pool_frames=True)
+    frames = envs.make_env("BreakoutNoFrameskip-v4", obs_type="grayscale")  # one frame per step
+    pooled.reset(seed=3)
+    frames.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        action = int(rng.integers(4))
+        observation, reward, terminated, *_ = pooled.step(action)
+        raw, raw_reward = [], 0.0
+        for _ in range(4):
+            frame, r, *_ = frames.step(action)
+            raw.append(frame)
+            raw_reward += r
+        if terminated:  # the game ended inside the skip: the wrapper stopped there, the raw env did not
+            break
+        np.testing.assert_array_equal(observation, np.maximum(raw[-1], raw[-2]))
+        assert observation.shape == (210, 160)  # AtariProcessor does the one resize
+        assert reward == raw_reward
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("Breakout-v4", "skips 2 to 4 frames at random"),
+    ("BreakoutNoFrameskip-v4", "steps one frame at a time"),
+])
+def test_max_pool_frames_refuses_names_whose_meaning_it_would_change(name, fragment):
+    with pytest.raises(envs.EnvNameError, match=fragment):
+        envs.make_env(name, max_pool_frames=True)
+
+
+def test_noop_starts_vary_and_come_from_the_envs_own_generator():
+    def start_frames(seed):
+        env = envs.make_env("BreakoutDeterministic-v4", noop_max=30, max_pool_frames=True)
+        env.reset(seed=seed)
+        return [env.reset()[1]["episode_frame_number"] for _ in range(12)]
+
+    first = start_frames(1)
+    assert all(1 <= f <= 30 for f in first) and len(set(first)) > 3
+    assert start_frames(1) == first  # seeded through the env: checkpoints keep it
+
+
+def _lives_after_noops(env, steps):
+    env.reset(seed=0)
+    lives, terminated = [], False
+    for _ in range(steps):
+        _, _, terminated, truncated, info = env.step(0)  # NOOP only
+        lives.append(info["lives"])
+        if terminated or truncated:
+            break
+    return lives, terminated
+
+
+def test_fire_reset_launches_the_ball_at_the_start_and_after_every_lost_life():
+    lives, game_over = _lives_after_noops(envs.make_env("BreakoutDeterministic-v4", fire_reset=True), 3000)
+    assert game_over and lives[-1] == 0 and sorted(set(lives), reverse=True) == [5, 4, 3, 2, 1, 0]
+    lives, game_over = _lives_after_noops(envs.make_env("BreakoutDeterministic-v4"), 3000)
+    assert not game_over and set(lives) == {5}  # without FIRE the ball never comes
+    assert not isinstance(envs.make_env("ALE/Freeway-v5", fire_reset=True), envs.FireOnLifeStart)  # no FIRE there

@@ -1,9 +1,11 @@
 """Resuming is indistinguishable from never stopping (smoke preset, real subprocesses).
 
-A run of the smoke preset straight through, split into two processes, killed with SIGKILL at
-random moments and during a checkpoint write, and restarted from a damaged newest checkpoint:
-all end with byte-identical ``weights.h5`` and the same ``log.jsonl`` apart from wall-clock
-fields.
+A run of the smoke preset with every option on (standard Atari preprocessing, life-loss
+terminals, Double and dueling DQN, soft target updates, evaluation) straight through, split into
+two processes, killed with SIGKILL at random moments and during a checkpoint write, and
+restarted from a damaged newest checkpoint: all end with byte-identical ``weights.h5`` and
+``best_weights.h5``, the same ``eval.jsonl`` and the same ``log.jsonl`` apart from wall-clock
+fields. The example's own settings get a split-run test of their own.
 """
 import json
 import os
@@ -19,7 +21,11 @@ import pytest
 from conftest import CLI, REPO_ROOT, run_cli
 from dqnkit.runlog import is_wall_clock_field
 
-SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
+PLAIN_SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
+EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=true", "fire_reset=true",
+                "enable_double_dqn=true", "enable_dueling_network=true", "target_model_update=0.05",
+                "adam_epsilon=1.5e-4", "delta_clip=inf"]
+SMOKE = PLAIN_SMOKE + [arg for option in EVERY_OPTION for arg in ("--set", option)]
 
 
 def log_without_wall_clock(run_dir):
@@ -29,6 +35,9 @@ def log_without_wall_clock(run_dir):
 
 def assert_same_run(run_dir, reference):
     assert (run_dir / "weights.h5").read_bytes() == (reference / "weights.h5").read_bytes()
+    assert (run_dir / "eval.jsonl").read_text() == (reference / "eval.jsonl").read_text()
+    if (reference / "best_weights.h5").exists():
+        assert (run_dir / "best_weights.h5").read_bytes() == (reference / "best_weights.h5").read_bytes()
     ours, theirs = log_without_wall_clock(run_dir), log_without_wall_clock(reference)
     assert [r["episode"] for r in ours] == list(range(len(ours)))  # every episode once, in order
     assert ours == theirs
@@ -58,6 +67,22 @@ def test_two_segments_equal_one(straight, tmp_path):
     third = run_cli(*SMOKE, "--video", "--run-dir", run_dir)  # a finished run stays finished
     assert "Nothing to do" in third.stdout
     assert_same_run(run_dir, straight)
+
+
+def test_two_segments_equal_one_with_the_examples_settings(tmp_path):
+    straight_run, split_run = tmp_path / "plain-straight", tmp_path / "plain-split"
+    run_cli(*PLAIN_SMOKE, "--run-dir", straight_run)
+    run_cli(*PLAIN_SMOKE, "--run-dir", split_run, "--steps", "700")
+    run_cli(*PLAIN_SMOKE, "--run-dir", split_run)
+    assert_same_run(split_run, straight_run)
+
+
+def test_evaluation_changes_nothing_in_training(straight, tmp_path):
+    run_dir = tmp_path / "no-eval"
+    run_cli(*SMOKE, "--run-dir", run_dir, "--set", "eval_every=0")
+    assert (run_dir / "weights.h5").read_bytes() == (straight / "weights.h5").read_bytes()
+    assert log_without_wall_clock(run_dir) == log_without_wall_clock(straight)
+    assert (run_dir / "eval.jsonl").read_text() == "" and len((straight / "eval.jsonl").read_text().splitlines()) == 2
 
 
 def _start(run_dir):

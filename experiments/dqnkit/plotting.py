@@ -1,4 +1,5 @@
-"""The learning curve of a run: episode score, its moving average and epsilon against steps."""
+"""The learning curve of a run: game scores, their moving average, the evaluations (mean and
+spread, from eval.jsonl beside the log) and epsilon, against agent steps."""
 import os
 
 from dqnkit.errors import UserFacingError
@@ -30,6 +31,14 @@ def plot_learning_curve(log_path, png_path, window=100):
     ax.plot(steps, scores, ".", color="tab:blue", alpha=0.5, markersize=4, label="episode score")
     ax.plot(steps, moving_average(scores, window), color="tab:blue", linewidth=2,
             label=f"moving average ({min(window, len(scores))} episodes)")
+    evaluations = read_log(os.path.join(os.path.dirname(os.path.abspath(log_path)), "eval.jsonl"))
+    if evaluations:
+        eval_steps = [e["step"] for e in evaluations]
+        means = [e["mean"] for e in evaluations]
+        ax.fill_between(eval_steps, [e["mean"] - e["std"] for e in evaluations],
+                        [e["mean"] + e["std"] for e in evaluations], color="tab:green", alpha=0.2)
+        ax.plot(eval_steps, means, "o-", color="tab:green", linewidth=2, markersize=4,
+                label=f"evaluation mean +/- std ({evaluations[-1]['episodes']} games)")
     ax.set_xlabel("agent step")
     ax.set_ylabel("score")
     eps_ax = ax.twinx()
