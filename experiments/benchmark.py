@@ -6,7 +6,7 @@
 
 Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loops):
 - agent steps/s of our loop and of keras-rl2's stock loop (``DQNAgent.fit`` with
-  ``SequentialMemory`` and the example's processor, run through ``compat.OldGymAPI``), in the
+  ``SequentialMemory`` and the example's processor, run through ``OldGymAPI`` below), in the
   warm-up phase and in the learning phase, and their ratios;
 - the floor: our fused train step every 4 steps plus a greedy action every step, without env;
 - the env alone and env + processor (what warm-up can at best reach);
@@ -22,28 +22,48 @@ import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (os.path.join(REPO_ROOT, "experiments"), REPO_ROOT):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from dqnkit import compat  # noqa: F401  (before TensorFlow)
 
-from dqnkit import compat  # noqa: E402  (before TensorFlow)
+import numpy as np
+from rl.agents.dqn import DQNAgent  
+from rl.callbacks import Callback  
+from rl.memory import SequentialMemory  
 
-import numpy as np  # noqa: E402
-from rl.agents.dqn import DQNAgent  # noqa: E402
-from rl.callbacks import Callback  # noqa: E402
-from rl.memory import SequentialMemory  # noqa: E402
-
-from dqnkit import configs, envs  # noqa: E402
-from dqnkit.agent import build_agent, make_deterministic  # noqa: E402
-from dqnkit.checkpoint import Checkpointer  # noqa: E402
-from dqnkit.memory import RingMemory  # noqa: E402
-from dqnkit.model import build_mnih2015_model  # noqa: E402
-from dqnkit.progress import Progress  # noqa: E402
-from dqnkit.training import _play_training_episode, capture_state  # noqa: E402
-from processors import AtariProcessor, KerasRLExampleProcessor  # noqa: E402
+from dqnkit import configs, envs  
+from dqnkit.agent import build_agent  
+from dqnkit.checkpoint import Checkpointer  
+from dqnkit.memory import Batch, RingMemory  
+from dqnkit.model import build_mnih2015_model  
+from dqnkit.rngs import make_deterministic  
+from dqnkit.training import bundle, play_game  
+from processors import AtariProcessor, KerasRLExampleProcessor  
 
 ENV = "BreakoutDeterministic-v4"
+
+
+class OldGymAPI:
+    """A gymnasium env seen through the old gym API that keras-rl2's ``Agent.fit`` expects:
+    ``reset()`` returns the observation only and ``step()`` a 4-tuple whose ``done`` is
+    ``terminated or truncated``. Only the stock-loop row needs it; our loop speaks gymnasium."""
+
+    def __init__(self, env):
+        self.env = env
+        self.action_space = env.action_space
+        self.observation_space = env.observation_space
+
+    def reset(self, **kwargs):
+        observation, _info = self.env.reset(**kwargs)
+        return observation
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return observation, reward, terminated or truncated, info
+
+    def render(self, mode="human"):
+        return self.env.render()
+
+    def close(self):
+        self.env.close()
 
 
 def rss_bytes():
@@ -83,11 +103,9 @@ def time_our_loop(warmup, learning_steps):
     agent = build_agent(config, env.action_space.n)
     agent.training = True
     processor = AtariProcessor()
-    progress = Progress(1, mode="quiet")
-    marks, step, episode = [(0, time.perf_counter())], 0, 0
+    marks, step = [(0, time.perf_counter())], 0
     while step < warmup + learning_steps:
-        record = _play_training_episode(agent, env, processor, step, episode, progress)
-        step, episode = record["step"], episode + 1
+        step += play_game(agent, env, processor, step=step).steps
         marks.append((step, time.perf_counter()))
     return _phase_rates(marks, warmup)
 
@@ -111,7 +129,7 @@ def time_stock_loop(warmup, learning_steps):
     agent.processor = KerasRLExampleProcessor()
     clock = _StepClock()
     # fit counts in np.int16: keep the run under 32,767 steps (see compat.py).
-    agent.fit(compat.OldGymAPI(env), nb_steps=min(warmup + learning_steps, 32_000), verbose=0, callbacks=[clock])
+    agent.fit(OldGymAPI(env), nb_steps=min(warmup + learning_steps, 32_000), verbose=0, callbacks=[clock])
     return _phase_rates(clock.marks, warmup)
 
 
@@ -135,15 +153,16 @@ def time_floor(repeats, rounds=3):
     agent = build_agent(config, 4)
     rng = np.random.default_rng(0)
     s0 = rng.integers(0, 255, (32, 4, 84, 84), dtype=np.uint8)
-    a, r = rng.integers(0, 4, 32).astype(np.int32), np.zeros(32, np.float32)
+    batch = Batch(state0=s0, action=rng.integers(0, 4, 32), reward=np.zeros(32), terminal1=np.zeros(32, dtype=bool),
+                  state1=s0)
     for _ in range(3):
-        agent._train_fn([s0, a, r, r, s0])
+        agent.train_step(batch)
         agent.compute_q_values(s0[0])
     train_seconds = act_seconds = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(repeats):
-            agent._train_fn([s0, a, r, r, s0])
+            agent.train_step(batch)
         train_seconds = min(train_seconds, (time.perf_counter() - start) / repeats)
         start = time.perf_counter()
         for _ in range(repeats * 4):
@@ -210,7 +229,7 @@ def time_checkpoint(frames, entries, workdir):
     agent = build_agent(config, 4)
     env = envs.make_env(ENV)
     env.reset(seed=0)
-    arrays, state = capture_state(agent, env, entries, 0)
+    arrays, state = bundle(agent, env, config, entries, 0)
     directory = os.path.join(workdir, f"ckpt-bench-{entries}")
     checkpointer = Checkpointer(directory, keep=1)
     log_path = os.path.join(workdir, "log.jsonl")
@@ -232,13 +251,13 @@ def time_checkpoint(frames, entries, workdir):
 def training_process_rss(entries):
     """Resident bytes of a fresh process holding what training holds: TensorFlow, the agent,
     the env and a replay memory of `entries` real frames, after 100 training steps."""
-    code = (f"import sys; sys.argv = ['benchmark']; sys.path[:0] = {[os.path.join(REPO_ROOT, 'experiments'), REPO_ROOT]!r}\n"
-            f"import benchmark; print(benchmark._rss_probe({entries}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-probe", str(entries)],
+                         capture_output=True, text=True, check=True).stdout
     return int(out.strip().splitlines()[-1])
 
 
-def _rss_probe(entries):
+def rss_probe(entries):
+    """What `training_process_rss` measures, run in the fresh process it starts."""
     config = bench_config(100, max(entries, 1000))
     env = envs.make_env(ENV, obs_type="grayscale")
     env.reset(seed=0)
@@ -259,7 +278,11 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=5_000, help="warm-up steps of both loops")
     parser.add_argument("--learning-steps", type=int, default=6_000, help="learning-phase steps timed per loop")
     parser.add_argument("--full-memory", action="store_true", help="also fill and checkpoint a 1M-frame memory")
+    parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rss_probe is not None:  # the fresh process training_process_rss measures
+        print(rss_probe(args.rss_probe))
+        return
     if args.quick:
         args.warmup, args.learning_steps = 300, 700
     make_deterministic(0)

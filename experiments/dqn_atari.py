@@ -11,14 +11,10 @@ The same entry points take an easydict in a notebook: see `run(args)` and colab/
 import argparse
 import os
 import sys
+import warnings
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (os.path.join(REPO_ROOT, "experiments"), REPO_ROOT):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-from dqnkit import configs  # noqa: E402  (light: no TensorFlow yet, so --help is instant)
-from dqnkit.errors import UserFacingError  # noqa: E402
+from dqnkit import configs  # light: no TensorFlow yet, so --help is instant
+from dqnkit.errors import UserFacingError
 
 MODES = ("train", "test", "plot")
 
@@ -33,7 +29,8 @@ def parse_args(argv=None):
                         "or the run folder's saved config)")
     parser.add_argument("--run-dir", default=None, help="run folder (default runs/<env>-<preset>-seed<seed>)")
     parser.add_argument("--steps", type=int, default=None, help="train this many more steps in this segment")
-    parser.add_argument("--weights", default=None, help="test: weights .h5 to load (default: the run's weights.h5)")
+    parser.add_argument("--weights", default=None, help="test: weights to load: HDF5 (.h5, the example's .h5f) or a "
+                        "TensorFlow checkpoint prefix (default: the run's weights.h5, then weights/dqn_<env>_weights.h5)")
     parser.add_argument("--episodes", type=int, default=None, help="test: episodes to play")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--video", dest="video", action="store_true", default=None, help="record episode videos")
@@ -50,10 +47,8 @@ class UserError(UserFacingError):
     """Something the user asked for on the command line cannot be done."""
 
 
-def build_config(args):
-    """The config for `args`: the run folder's saved one when resuming, else the preset."""
-    from dqnkit.run_folder import RunFolder, default_run_dir
-
+def cli_overrides(args):
+    """The config values the CLI's own flags set (--env-name, --seed, --video)."""
     overrides = {}
     if args.get("env_name"):
         overrides["env_name"] = args.env_name
@@ -61,27 +56,7 @@ def build_config(args):
         overrides["seed"] = args.seed
     if args.get("video") is not None:
         overrides["video"] = args.video
-    saved = RunFolder(args.run_dir).saved_config() if args.get("run_dir") else None
-    if saved is not None and not args.get("config"):
-        config = saved
-    else:
-        config = configs.make_config(args.get("config") or "keras_rl")
-    configs.apply_overrides(config, overrides)
-    configs.apply_overrides(config, args.get("overrides") or [])
-    configs.validate(config)
-    run_dir = args.get("run_dir") or default_run_dir(config)
-    return config, run_dir
-
-
-def default_weights(config, run_dir):
-    """The run's weights.h5, else weights/dqn_<env>_weights.h5 shipped or dropped in the repo."""
-    candidates = [os.path.join(run_dir, "weights.h5"),
-                  os.path.join(REPO_ROOT, "weights", f"dqn_{config.env_name.replace('/', '_')}_weights.h5")]
-    for candidate in candidates:
-        if os.path.exists(candidate):
-            return candidate
-    raise UserError(f"no weights found (looked for {' and '.join(candidates)}); train first with "
-                    f"--mode train --run-dir {run_dir}, or pass --weights FILE.h5")
+    return overrides
 
 
 def run(args):
@@ -92,8 +67,20 @@ def run(args):
     mode = args.get("mode", "train")
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    config, run_dir = build_config(args)
+    from dqnkit import resolve
 
+    where = dict(preset=args.get("config"), run_dir=args.get("run_dir"), overrides=cli_overrides(args),
+                 sets=args.get("overrides") or [])
+    if mode == "test":
+        if args.get("episodes") is not None and args.episodes < 1:
+            raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+        config, weights, video_dir = resolve.resolve_test(weights=args.get("weights"), **where)
+        from dqnkit import training
+
+        print(f"Playing {weights}")
+        return training.test(config, weights, video_dir, episodes=args.get("episodes"), record_video=config.video)
+
+    config, run_dir = resolve.resolve_config(**where)
     if mode == "plot":
         from dqnkit.plotting import plot_learning_curve
 
@@ -103,23 +90,17 @@ def run(args):
 
     from dqnkit import training
 
-    if mode == "train":
-        if args.get("weights"):
-            raise UserError("--weights is for --mode test; train mode resumes from the run folder's checkpoints")
-        if args.get("steps") is not None and args.steps < 1:
-            raise UserError(f"--steps must be a positive number of steps, got {args.steps}")
-        progress = {"auto": None, "none": "quiet"}.get(args.get("progress", "auto"), args.get("progress"))
-        return training.train(config, run_dir, steps=args.get("steps"), progress_mode=progress)
-
-    weights = args.get("weights") or default_weights(config, run_dir)
-    if args.get("episodes") is not None and args.episodes < 1:
-        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
-    return training.test(config, weights, os.path.join(run_dir, "videos"), episodes=args.get("episodes"),
-                         record_video=config.video)
+    if args.get("weights"):
+        raise UserError("--weights is for --mode test; train mode resumes from the run folder's checkpoints")
+    if args.get("steps") is not None and args.steps < 1:
+        raise UserError(f"--steps must be a positive number of steps, got {args.steps}")
+    progress = None if args.get("progress", "auto") == "auto" else args.progress
+    return training.train(config, run_dir, steps=args.get("steps"), progress_mode=progress)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"  # one line each
     try:
         run(args)
     except KeyboardInterrupt:

@@ -1,19 +1,16 @@
-"""Shared test set-up: import paths, the repo root, and helpers to run the CLI as a user does."""
+"""Shared test set-up: the repo root, and helpers to run the CLI as a user does.
+
+The kit is imported as installed (``pip install -e .[test]``, what requirements.txt does)."""
 import os
 import subprocess
 import sys
 
 import pytest
 
+import dqnkit.compat  # noqa: F401  (before any test module imports keras-rl2 or TensorFlow)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPERIMENTS = os.path.join(REPO_ROOT, "experiments")
-for path in (EXPERIMENTS, REPO_ROOT):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-import dqnkit.compat  # noqa: E402,F401  (before any test module imports keras-rl2 or TensorFlow)
-
-CLI = os.path.join(EXPERIMENTS, "dqn_atari.py")
+CLI = os.path.join(REPO_ROOT, "experiments", "dqn_atari.py")
 
 
 def run_cli(*args, timeout=600, check=True, env=None):

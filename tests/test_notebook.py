@@ -84,7 +84,7 @@ def test_first_execution_trains_plots_records_and_downloads(executions):
     png = next(out.data["image/png"] for out in segment_outputs if "image/png" in out.get("data", {}))
     assert base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"
 
-    test_outputs = outputs_of(first, "nb.test(")
+    test_outputs = outputs_of(first, "nb.watch(")
     html = "".join(out.data.get("text/html", "") for out in test_outputs if out.output_type == "display_data")
     assert "data:video/mp4;base64," in html
     assert "Mean score over 2 episodes" in text_of(test_outputs)
@@ -119,6 +119,6 @@ def test_plain_local_jupyter(tmp_path):
     """Without google.colab: Drive is skipped with a note, downloads print paths."""
     nb = execute(tmp_path, 700, tmp_path / "unused.jsonl", colab=False)
     assert "Not in Colab: USE_DRIVE ignored" in text_of(outputs_of(nb, "nb.run_path("))
-    test_text = text_of(outputs_of(nb, "nb.test("))
+    test_text = text_of(outputs_of(nb, "nb.watch("))
     assert test_text.count("Saved: ") == 2
     assert (tmp_path / "local-run" / "weights.h5").exists() and not (tmp_path / "drive").exists()

@@ -1,4 +1,5 @@
 """The notebook helpers outside Colab (and with the stand-in google.colab), on real files."""
+import inspect
 import io
 import json
 import os
@@ -9,7 +10,7 @@ import pytest
 
 from dqnkit import notebook
 from dqnkit.progress import Progress
-from dqnkit.video import capped_cubic_schedule
+from dqnkit import video
 
 FAKE_COLAB = os.path.join(os.path.dirname(__file__), "fake_colab")
 
@@ -72,10 +73,6 @@ def test_big_videos_are_not_embedded(tmp_path, capsys):
     assert "not embedded" in capsys.readouterr().out
 
 
-def test_missing_packages():
-    assert notebook.missing_packages() == []  # the test environment has every requirement
-
-
 def test_terminal_progress_rewrites_one_line_and_is_throttled():
     stream = io.StringIO()
     progress = Progress(total=1000, stream=stream, mode="terminal", min_interval=3600)
@@ -88,6 +85,7 @@ def test_terminal_progress_rewrites_one_line_and_is_throttled():
     assert text.count("\n") == 1 and "summary" in text
 
 
-def test_capped_cubic_schedule():
-    assert [e for e in range(3001) if capped_cubic_schedule(e)] == [0, 1, 8, 27, 64, 125, 216, 343, 512, 729,
+def test_training_videos_follow_gym_monitors_capped_cubic_schedule():
+    schedule = inspect.signature(video.record_episodes).parameters["trigger"].default  # gymnasium's own
+    assert [e for e in range(3001) if schedule(e)] == [0, 1, 8, 27, 64, 125, 216, 343, 512, 729,
                                                                      1000, 2000, 3000]

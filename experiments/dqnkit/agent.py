@@ -22,8 +22,6 @@ a memory other than ``RingMemory`` (``SequentialMemory``), a model with several 
 compiled metric that Keras resolves by output shape (``"accuracy"``, ``"crossentropy"``) or
 that is a stateful ``Metric`` object.
 """
-import random
-
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
 import numpy as np
@@ -174,18 +172,45 @@ class FastDQNAgent(DQNAgent):
         if not self.training:
             return metrics
         if self.step > self.nb_steps_warmup and self.step % self.train_interval == 0:
-            batch = self.memory.sample_batch(self.batch_size)
-            state0, state1 = batch.state0, batch.state1
-            if self.processor is not None:
-                state0 = self.processor.process_state_batch(state0)
-                state1 = self.processor.process_state_batch(state1)
-            values = self._train_fn([state0, batch.action, batch.reward, batch.terminal1.astype(np.float64), state1])
-            metrics = [float(v) for v in values] + list(self.policy.metrics)
+            metrics = self.train_step(self.memory.sample_batch(self.batch_size)) + list(self.policy.metrics)
             if self.processor is not None:
                 metrics += list(self.processor.metrics)
         if self.target_model_update >= 1 and self.step % self.target_model_update == 0:
             self.update_target_model_hard()
         return metrics
+
+    def train_step(self, batch):
+        """One fused training step on a ``RingMemory`` ``Batch``: the targets, the loss and
+        Adam's update (and a soft target update) in one graph call. Returns the compiled
+        metrics, loss first; ``backward`` adds the policy's and processor's."""
+        state0, state1 = batch.state0, batch.state1
+        if self.processor is not None:
+            state0 = self.processor.process_state_batch(state0)
+            state1 = self.processor.process_state_batch(state1)
+        values = self._train_fn([state0, batch.action, batch.reward, batch.terminal1.astype(np.float64), state1])
+        return [float(v) for v in values]
+
+    # -- checkpoint support (what Dopamine calls bundle_and_checkpoint / unbundle) -------------------
+    def get_state(self):
+        """What this agent needs to go on, as (arrays, JSON-able dict): online, target and
+        optimizer weights (Adam's moments and step count), and ``step``. The replay memory and
+        the policy's random numbers are their owners' (``RingMemory``, ``rngs``)."""
+        arrays = {}
+        for prefix, values in (("online", self.model.get_weights()), ("target", self.target_model.get_weights()),
+                               ("optimizer", K.batch_get_value(self.optimizer.weights))):
+            for i, value in enumerate(values):
+                arrays[f"{prefix}_{i:03d}"] = value
+        return arrays, {"step": int(self.step)}
+
+    def set_state(self, arrays, state):
+        """Undo `get_state` on an agent built and compiled with the same config."""
+        def numbered(prefix):
+            return [arrays[k] for k in sorted(arrays) if k.startswith(prefix + "_")]
+
+        self.model.set_weights(numbered("online"))
+        self.target_model.set_weights(numbered("target"))
+        K.batch_set_value(list(zip(self.optimizer.weights, numbered("optimizer"))))
+        self.step = state.get("step", self.step)
 
 
 def _soft_update_pairs(target, source):
@@ -193,17 +218,6 @@ def _soft_update_pairs(target, source):
     target_weights = target.trainable_weights + sum([layer.non_trainable_weights for layer in target.layers], [])
     source_weights = source.trainable_weights + sum([layer.non_trainable_weights for layer in source.layers], [])
     return list(zip(target_weights, source_weights))
-
-
-def make_deterministic(seed):
-    """Seed Python, numpy and TensorFlow, and ask TensorFlow for reproducible kernels.
-
-    Op determinism makes repeated runs bitwise equal on CPU (and on GPU for the ops DQN uses),
-    which resume tests rely on. Call before building any model."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    tf.compat.v1.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
 
 
 def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model=None):

@@ -216,6 +216,17 @@ class Checkpointer:
                 os.remove(os.path.join(self.memory_dir, name))
 
     # -- loading -----------------------------------------------------------------------------------
+    def latest_config(self):
+        """(step, config dict) from the newest complete checkpoint, or (step, None) if it predates
+        configs in checkpoints, or (None, None) without a complete checkpoint."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # training reports damaged checkpoints when it loads them
+            step, _ = self.latest_complete()
+        if step is None:
+            return None, None
+        with open(os.path.join(self.path(step), "state.json"), "rb") as f:
+            return step, json.loads(f.read()).get("config")
+
     def load(self, step, manifest, memory):
         """Arrays, state and logs ({file name: bytes}) of checkpoint `step`; fills `memory` from
         its chunks. A log the checkpoint does not hold (it predates that log) comes back empty."""

@@ -30,7 +30,8 @@ What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py`
   under numpy 2's overflow rules) and reset ``agent.step`` to 0 on every call: our training loop
   owns the global step as a Python int and calls ``forward``/``backward`` itself.
 - ``fit`` expects the old gym API (``reset()`` -> obs, ``step()`` -> 4-tuple): our loop speaks
-  gymnasium's 5-tuple and treats ``terminated or truncated`` as keras-rl2's ``done``.
+  gymnasium's 5-tuple and treats ``terminated or truncated`` as keras-rl2's ``done`` (the
+  benchmark's ``OldGymAPI`` adapts an env for the stock ``fit`` it measures).
 - ``SequentialMemory`` pads windows with float64 zeros and ``DQNAgent.process_state_batch``
   builds object arrays, so every batch is converted element by element: ``RingMemory`` returns
   uint8 arrays and ``FastDQNAgent`` feeds them to the graph as they are.
@@ -49,7 +50,12 @@ if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         "(in a notebook: restart the runtime)."
     )
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up banner
+# TensorFlow's C++ log: hide INFO and WARNING lines; on a machine without an NVIDIA device also
+# ERROR, whose only start-up line there is "failed call to cuInit" (with a GPU, errors stay
+# visible). A user's own TF_CPP_MIN_LOG_LEVEL wins. The few "I0000" lines TensorFlow prints
+# before its logging is initialised obey no setting.
+_HAS_NVIDIA_DEVICE = os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if _HAS_NVIDIA_DEVICE else "3")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
@@ -104,31 +110,3 @@ def clone_model(model, custom_objects=None):
 # The agents' modules took their own references with `from rl.util import *`.
 for _module in (rl.util, rl.agents.dqn, rl.agents.ddpg):
     _module.clone_model = clone_model
-
-
-class OldGymAPI:
-    """A gymnasium env seen through the old gym API that ``Agent.fit``/``Agent.test`` expect.
-
-    ``reset()`` returns the observation only and ``step()`` a 4-tuple whose ``done`` is
-    ``terminated or truncated``. Our own loop does not need it; the benchmark uses it to run
-    keras-rl2's stock ``fit`` with the least change.
-    """
-
-    def __init__(self, env):
-        self.env = env
-        self.action_space = env.action_space
-        self.observation_space = env.observation_space
-
-    def reset(self, **kwargs):
-        observation, _info = self.env.reset(**kwargs)
-        return observation
-
-    def step(self, action):
-        observation, reward, terminated, truncated, info = self.env.step(action)
-        return observation, reward, terminated or truncated, info
-
-    def render(self, mode="human"):
-        return self.env.render()
-
-    def close(self):
-        self.env.close()

@@ -288,8 +288,13 @@ def run_defining_differences(saved, current):
     return [k for k in keys if saved.get(k) != current.get(k)]
 
 
+def to_dict(config):
+    """The config as a plain dict (what config.json and checkpoints hold)."""
+    return {key: config[key] for key in config}
+
+
 def to_json(config):
-    return json.dumps(dict(config), indent=2, sort_keys=False)
+    return json.dumps(to_dict(config), indent=2, sort_keys=False)
 
 
 def from_json_text(text):

@@ -188,6 +188,16 @@ class RingMemory(Memory):
         return self.terminals[self._physical(logical)]
 
     # -- checkpoint support ------------------------------------------------------------------------
+    def get_state(self):
+        """The sampler's generator state (JSON-able). The entries themselves go to checkpoints
+        incrementally, through `export_entries`. The window of recent observations is not
+        saved: checkpoints are taken between games, where the window starts afresh (the last
+        entry before it follows a terminal one)."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state["rng"]
+
     def export_entries(self, start, stop):
         """Entries with append numbers [start, stop) as arrays (they must still be in memory)."""
         if not (self.total_appended - self.nb_entries <= start <= stop <= self.total_appended):

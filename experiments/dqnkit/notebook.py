@@ -7,21 +7,23 @@ import os
 import sys
 import zipfile
 
-from dqnkit import configs
+from dqnkit import resolve
 
 
 def in_colab():
     return "google.colab" in sys.modules
 
 
-def make_config(preset, env_name=None, total_steps=None, **overrides):
-    """The preset as an easydict, with the notebook's parameters applied and checked."""
+def make_config(preset, run_path, env_name=None, total_steps=None, **overrides):
+    """The run's config as an easydict, resolved as the CLI does (``dqnkit.resolve``): the
+    preset with the notebook's parameters applied and checked."""
     values = dict(overrides)
     if env_name is not None:
         values["env_name"] = env_name
     if total_steps is not None:
         values["total_steps"] = total_steps
-    return configs.validate(configs.make_config(preset, values))
+    config, _ = resolve.resolve_config(preset, run_path, values)
+    return config
 
 
 def run_path(run_dir, use_drive, mount_point="/content/drive"):
@@ -90,12 +92,16 @@ def show_learning_curve(run_dir):
     return png
 
 
-def test(config, run_dir, episodes, weights=None):
-    """Play `episodes` with the test epsilon and record one mp4 each (see training.test)."""
+def watch(run_dir, episodes, checkout=None):
+    """Play `episodes` as ``--mode test --run-dir run_dir`` does: the run's weights with its own
+    config, or - before the run has any - the agent shipped in the checkout's weights/ with the
+    config beside it. One mp4 per game (see training.test)."""
     from dqnkit import training
 
-    weights = weights or os.path.join(run_dir, "weights.h5")
-    return training.test(config, weights, os.path.join(run_dir, "videos"), episodes=episodes)
+    dirs = [os.path.join(checkout, "weights")] if checkout else None
+    config, weights, video_dir = resolve.resolve_test(run_dir=run_dir, weights_dirs=dirs)
+    print(f"Playing {weights}")
+    return training.test(config, weights, video_dir, episodes=episodes)
 
 
 def show_video(path, max_megabytes=2.0, width=320):
@@ -133,14 +139,3 @@ def download(paths, zip_name="videos.zip", max_files=5):
         for p in paths:
             print(f"Saved: {p}")
     return paths
-
-
-def missing_packages():
-    """pip names of the requirements the runtime lacks (Colab has TensorFlow, gymnasium, ...)."""
-    import importlib.util
-
-    modules = {"tensorflow": "tensorflow", "tf_keras": "tf-keras", "rl": "keras-rl2", "gymnasium": "gymnasium",
-               "ale_py": "ale-py", "easydict": "easydict", "h5py": "h5py", "moviepy": "moviepy",
-               "matplotlib": "matplotlib", "PIL": "pillow"}
-    return [pip_name for module, pip_name in modules.items() if importlib.util.find_spec(module) is None]
-

@@ -42,7 +42,7 @@ class Progress:
             return "notebook"
         if hasattr(self.stream, "isatty") and self.stream.isatty():
             return "terminal"
-        return "quiet"
+        return "none"
 
     def text(self, step, status=""):
         elapsed = max(time.monotonic() - self._start_time, 1e-9)

@@ -7,13 +7,15 @@
     <run>/eval.jsonl      one line per evaluation: step, mean, std, min, max, episodes, scores
     <run>/weights.h5      latest online weights (keras save_weights), for --mode test
     <run>/best_weights.h5 the weights with the best evaluation mean so far
+    <run>/segments.jsonl  wall-clock start and checkpoints of every segment (never rolled back)
     <run>/checkpoints/    complete checkpoints (see checkpoint.py)
     <run>/videos/         train-episode-<N>.mp4 and test-<K>-episode-<N>.mp4
 """
 import os
+import warnings
 
 from dqnkit import configs
-from dqnkit.checkpoint import write_atomic
+from dqnkit.checkpoint import Checkpointer, write_atomic
 from dqnkit.errors import UserFacingError
 
 
@@ -34,12 +36,13 @@ class RunFolder:
     config_path = property(lambda self: os.path.join(self.path, "config.json"))
     log_path = property(lambda self: os.path.join(self.path, "log.jsonl"))
     eval_log_path = property(lambda self: os.path.join(self.path, "eval.jsonl"))
+    segments_path = property(lambda self: os.path.join(self.path, "segments.jsonl"))
     weights_path = property(lambda self: os.path.join(self.path, "weights.h5"))
     best_weights_path = property(lambda self: os.path.join(self.path, "best_weights.h5"))
     checkpoint_dir = property(lambda self: os.path.join(self.path, "checkpoints"))
     video_dir = property(lambda self: os.path.join(self.path, "videos"))
 
-    def exists(self):
+    def has_config(self):
         return os.path.exists(self.config_path)
 
     def ensure_writable(self):
@@ -54,17 +57,55 @@ class RunFolder:
                                  "choose another --run-dir") from None
 
     def saved_config(self):
-        if not self.exists():
+        """config.json as a config; None if there is none; RunFolderError if it is unreadable."""
+        if not self.has_config():
             return None
         try:
             with open(self.config_path, encoding="utf-8") as f:
                 return configs.from_json_text(f.read())
         except (OSError, ValueError) as exc:
-            raise RunFolderError(f"{self.config_path} is unreadable ({exc}); fix or remove it") from None
+            raise RunFolderError(f"{self.config_path} is unreadable ({exc})") from None
+
+    def checkpoint_config(self):
+        """The config the newest complete checkpoint was trained with: (step, config or None)."""
+        step, data = Checkpointer(self.checkpoint_dir).latest_config()
+        if data is None:
+            return step, None
+        config = configs.default_config()
+        configs.apply_overrides(config, {k: v for k, v in data.items() if k != "preset"})
+        config.preset = data.get("preset", "custom")
+        return step, config
+
+    def run_config(self):
+        """This run's config, or None for a new run. The checkpoints' copy stands in for a
+        config.json that is missing or unreadable (a half-synced Drive file) and is written back;
+        without either the run is refused rather than resumed under some other config."""
+        try:
+            saved = self.saved_config()
+        except RunFolderError as exc:
+            problem = str(exc)
+        else:
+            if saved is not None:
+                return saved
+            problem = f"{self.config_path} is missing"
+        step, from_checkpoint = self.checkpoint_config()
+        if step is None:
+            if self.has_config():
+                raise RunFolderError(f"{problem}; fix or remove it")
+            return None
+        if from_checkpoint is None:
+            raise RunFolderError(f"{problem} and the checkpoints of {self.path} predate saved configs; restore "
+                                 "config.json from a copy, or train with the --config and --set values the run had")
+        warnings.warn(f"{problem}; restored it from the checkpoint at step {step:,}", stacklevel=2)
+        self.save_config(from_checkpoint)
+        return from_checkpoint
 
     def check_same_run(self, config):
-        """Stop if `config` changes what this run is; schedule keys may change."""
-        saved = self.saved_config()
+        """Stop if `config` changes what this run is; schedule keys may change. The checkpoints'
+        own config is the reference where they have one."""
+        _, saved = self.checkpoint_config()
+        if saved is None:
+            saved = self.saved_config()
         if saved is None:
             return
         differing = configs.run_defining_differences(saved, config)

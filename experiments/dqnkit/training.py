@@ -20,22 +20,26 @@ an evaluation it lost exactly.
 """
 import math
 import os
-import random
 import re
+import shutil
+import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
+import h5py
 import numpy as np
 import tensorflow as tf
-from tf_keras import backend as K
 
-from dqnkit import configs, envs, runlog, video
-from dqnkit.agent import build_agent, make_deterministic
+from dqnkit import configs, envs, rngs, runlog, video
+from dqnkit.agent import build_agent
+from dqnkit.rngs import make_deterministic
 from dqnkit.checkpoint import Checkpointer, write_atomic
 from dqnkit.errors import UserFacingError
+from dqnkit.lock import RunLock
 from dqnkit.memory import RingMemory
 from dqnkit.progress import Progress
 from dqnkit.run_folder import RunFolder
@@ -70,42 +74,24 @@ class TestResult:
 
 
 # -- what a checkpoint holds ----------------------------------------------------------------------
-def capture_state(agent, env, step, episode):
-    """Everything the run needs to go on, split into arrays and JSON-able state."""
-    optimizer_values = K.batch_get_value(agent.optimizer.weights)
-    arrays = {}
-    for prefix, values in (("online", agent.model.get_weights()), ("target", agent.target_model.get_weights()),
-                           ("optimizer", optimizer_values)):
-        for i, value in enumerate(values):
-            arrays[f"{prefix}_{i:03d}"] = value
-    _, mt_keys, mt_pos, has_gauss, cached_gauss = np.random.get_state()
-    arrays["numpy_mt19937_keys"] = mt_keys
+def bundle(agent, env, config, step, episode):
+    """A checkpoint's arrays and JSON state, assembled from each owner's own state: the agent's
+    (weights, optimizer, step), the memory's sampler, the env's, the global generators', and the
+    run's counters and config. (The memory's entries are written by the checkpointer.)"""
+    agent_arrays, agent_state = agent.get_state()
+    rng_arrays, rng_state = rngs.get_state()
     env_state = envs.save_env_state(env)
-    arrays["ale_state"] = np.frombuffer(env_state["ale_state"], dtype=np.uint8)
-    py_version, py_internal, py_gauss = random.getstate()
-    state = {
-        "step": step,
-        "episode": episode,
-        "numpy_mt19937": {"pos": int(mt_pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gauss)},
-        "python_random": {"version": py_version, "internal": list(py_internal), "gauss": py_gauss},
-        "memory_rng": agent.memory.rng.bit_generator.state,
-        "env_np_random": env_state["np_random"],
-    }
+    arrays = {**agent_arrays, **rng_arrays, "ale_state": np.frombuffer(env_state["ale_state"], dtype=np.uint8)}
+    state = {"step": step, "episode": episode, **rng_state, "memory_rng": agent.memory.get_state()["rng"],
+             "env_np_random": env_state["np_random"], "config": configs.to_dict(config)}
     return arrays, state
 
 
-def restore_state(agent, env, arrays, state, seed):
-    def numbered(prefix):
-        return [arrays[k] for k in sorted(arrays) if k.startswith(prefix + "_")]
-
-    agent.model.set_weights(numbered("online"))
-    agent.target_model.set_weights(numbered("target"))
-    K.batch_set_value(list(zip(agent.optimizer.weights, numbered("optimizer"))))
-    mt = state["numpy_mt19937"]
-    np.random.set_state(("MT19937", arrays["numpy_mt19937_keys"], mt["pos"], mt["has_gauss"], mt["cached_gaussian"]))
-    py = state["python_random"]
-    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
-    agent.memory.rng.bit_generator.state = state["memory_rng"]
+def unbundle(agent, env, arrays, state, seed):
+    """Give each owner back its part of a checkpoint made by `bundle`."""
+    agent.set_state(arrays, {"step": state["step"]})
+    rngs.set_state(arrays, state)
+    agent.memory.set_state({"rng": state["memory_rng"]})
     envs.restore_env_state(env, {"ale_state": arrays["ale_state"].tobytes(), "np_random": state["env_np_random"]}, seed)
 
 
@@ -114,16 +100,31 @@ class WeightsError(UserFacingError):
 
 
 def load_weights_checked(agent, path, env_name):
-    """Load .h5 weights (plain arrays, no code runs) with a one-line message for every failure."""
-    if not os.path.isfile(path):
+    """Load weights (plain arrays: no code runs) with a one-line message for every failure.
+
+    Takes what keras users hold: HDF5 from ``save_weights`` (``.h5``, or the keras-rl example's
+    ``.h5f`` from standalone Keras), and the TensorFlow checkpoint that tf-keras writes today for a
+    name like ``dqn_..._weights.h5f`` (a ``.index`` and ``.data-*`` pair under that prefix)."""
+    tf_checkpoint = os.path.isfile(path + ".index")
+    if not tf_checkpoint and not os.path.isfile(path):
         raise WeightsError(f"weights file {path} does not exist; check the path or train first")
     try:
-        agent.load_weights(path)
-    except (OSError, KeyError) as exc:
-        raise WeightsError(f"cannot read weights {path} ({exc.__class__.__name__}: {exc}); "
-                           "pass an .h5 file written by this project or keras save_weights") from None
-    except (ValueError, tf.errors.InvalidArgumentError) as exc:
-        shapes = re.search(r"Expected \[[^\]]*\] got \[[^\]]*\]", str(exc))
+        if tf_checkpoint:
+            agent.model.load_weights(path).assert_existing_objects_matched()
+        elif h5py.is_hdf5(path) and not path.endswith((".h5", ".hdf5")):
+            # tf-keras picks the format by the name's ending: give an HDF5 file the ending it expects.
+            with tempfile.TemporaryDirectory() as tmp:
+                named = os.path.join(tmp, "weights.h5")
+                shutil.copyfile(path, named)
+                agent.model.load_weights(named)
+        else:
+            agent.model.load_weights(path)
+        agent.update_target_model_hard()
+    except (OSError, KeyError, tf.errors.NotFoundError, tf.errors.DataLossError) as exc:
+        raise WeightsError(f"cannot read weights {path} ({exc.__class__.__name__}: {str(exc).splitlines()[0][:160]}); "
+                           "pass HDF5 weights (.h5, .h5f) or a TensorFlow checkpoint prefix written by save_weights") from None
+    except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as exc:
+        shapes = re.search(r"Expected \[[^\]]*\] got \[[^\]]*\]|shape \([^)]*\)[^.]*\([^)]*\)", str(exc))
         detail = shapes.group(0) if shapes else str(exc).splitlines()[0][:160]
         raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name} ({detail}: trained "
                            "on a game with another number of actions?); use weights trained on this env") from None
@@ -207,26 +208,35 @@ def evaluate(player, env, processor, config, step, episodes):
 
     The training streams are untouched: numpy's and Python's global RNGs are put back as they
     were, and the env is not the training env. Returns the record for eval.jsonl."""
-    saved_numpy, saved_python = np.random.get_state(), random.getstate()
+    saved = rngs.get_state()
     seed = evaluation_seed(config.seed, step)
     np.random.seed(seed)
     env.reset(seed=seed)
     try:
         scores = [play_game(player, env, processor, config.terminal_on_life_loss).score for _ in range(episodes)]
     finally:
-        np.random.set_state(saved_numpy)
-        random.setstate(saved_python)
+        rngs.set_state(*saved)
     return {"step": step, "mean": float(np.mean(scores)), "std": float(np.std(scores)), "min": float(np.min(scores)),
             "max": float(np.max(scores)), "episodes": episodes, "scores": scores}
 
 
 # -- training -------------------------------------------------------------------------------------
 def train(config, run_dir, steps=None, progress_mode=None, stream=None):
-    """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult."""
+    """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult.
+
+    The run folder is locked for the segment (``lock.py``): a second trainer stops at once."""
     configs.validate(config)
     envs.check_preprocessing(config.env_name, config.max_pool_frames)  # fails before anything is written
     folder = RunFolder(run_dir)
     folder.ensure_writable()
+    with RunLock(folder.path) as lock:
+        if lock.took_over is not None:
+            print(f"Took over the lock of a trainer that is gone (pid {lock.took_over.get('pid', '?')} on "
+                  f"{lock.took_over.get('host', '?')}).", file=stream or sys.stdout, flush=True)
+        return _train_segment(config, folder, steps, progress_mode, stream)
+
+
+def _train_segment(config, folder, steps, progress_mode, stream):
     checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
     if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
         folder.check_same_run(config)
@@ -243,7 +253,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
     logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
     if resumed_step is not None:
         arrays, state, saved_logs = checkpointer.load(resumed_step, manifest, agent.memory)
-        restore_state(agent, base_env, arrays, state, config.seed)
+        unbundle(agent, base_env, arrays, state, config.seed)
         step, episode = state["step"], state["episode"]
         for name, path in logs.items():  # drop what was logged after this checkpoint
             write_atomic(path, saved_logs.get(name, b""))
@@ -268,6 +278,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
         return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0)
 
     episode_log = runlog.EpisodeLog(folder.log_path)
+    journal = runlog.SegmentJournal(folder.segments_path, start_step=step)
     eval_log = runlog.EpisodeLog(folder.eval_log_path)
     evaluator = None  # (player, env), made at the first evaluation of this segment
     best_mean = max((r["mean"] for r in runlog.read_log(folder.eval_log_path)), default=None)
@@ -305,9 +316,11 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
                     save_weights_atomic(agent, folder.best_weights_path)
             if step >= stop_step or evaluation_due or \
                     step // config.checkpoint_every > previous_step // config.checkpoint_every:
-                manifest = _checkpoint(checkpointer, agent, base_env, step, episode, folder, logs, manifest)
+                manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, folder, logs, manifest)
+                journal.checkpoint(step)
     finally:
         episode_log.close()
+        journal.close()
         eval_log.close()
         progress.close()
         env.close()
@@ -328,8 +341,8 @@ def _episode_record(episode, step, game, agent, seconds):
     }
 
 
-def _checkpoint(checkpointer, agent, env, step, episode, folder, logs, previous_manifest):
-    arrays, state = capture_state(agent, env, step, episode)
+def _checkpoint(checkpointer, agent, env, config, step, episode, folder, logs, previous_manifest):
+    arrays, state = bundle(agent, env, config, step, episode)
     manifest = checkpointer.save(step, arrays, state, logs, agent.memory, previous_manifest)
     save_weights_atomic(agent, folder.weights_path)
     return manifest

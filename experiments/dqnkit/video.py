@@ -8,17 +8,11 @@ processed 84x84 frames.
 """
 import os
 
+from gymnasium.utils.save_video import capped_cubic_video_schedule
 from gymnasium.wrappers import RecordVideo
 
 
-def capped_cubic_schedule(episode):
-    """True for episodes 0, 1, 8, 27, ..., 729 and then every 1000th (gym Monitor's default)."""
-    if episode < 1000:
-        return round(episode ** (1.0 / 3)) ** 3 == episode
-    return episode % 1000 == 0
-
-
-def record_episodes(env, folder, prefix, first_episode=0, trigger=capped_cubic_schedule):
+def record_episodes(env, folder, prefix, first_episode=0, trigger=capped_cubic_video_schedule):
     """Wrap `env` so that episodes chosen by `trigger` (global numbers) are saved as mp4.
 
     Files are named ``<prefix>-episode-<global episode>.mp4``. The env must have been made

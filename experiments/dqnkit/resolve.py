@@ -1,0 +1,83 @@
+"""What to run, decided in one place for the CLI and the notebook: the config, the run folder,
+and the weights test mode plays.
+
+Config: an existing run's own config (``config.json``, or its newest checkpoint's copy when
+``config.json`` is lost or garbled) unless a preset is named; otherwise the preset (default
+``keras_rl``); then the overrides. Run folder: as given, or ``runs/<env>-<preset>-seed<seed>``.
+Test weights: ``--weights``, else the run folder's ``weights.h5``, else the agent shipped in
+the checkout's ``weights/`` for that env, played with the config shipped beside it.
+"""
+import os
+import pathlib
+
+from dqnkit import configs
+from dqnkit.errors import UserFacingError
+from dqnkit.run_folder import RunFolder, default_run_dir
+
+DEFAULT_PRESET = "keras_rl"
+
+
+class NoWeightsError(UserFacingError):
+    """Test mode found nothing to play."""
+
+
+def resolve_config(preset=None, run_dir=None, overrides=None, sets=()):
+    """(config, run folder path). `overrides` is a dict (the CLI's --env-name, --seed, --video;
+    the notebook's parameters), `sets` the --set KEY=VALUE strings; both are type-checked."""
+    saved = RunFolder(run_dir).run_config() if run_dir else None
+    config = saved if saved is not None and not preset else configs.make_config(preset or DEFAULT_PRESET)
+    configs.apply_overrides(config, overrides or {})
+    configs.apply_overrides(config, list(sets))
+    configs.validate(config)
+    return config, run_dir or default_run_dir(config)
+
+
+def shipped_weights_dirs():
+    """Where a checkout ships trained agents: ./weights, and weights/ of the checkout this code
+    runs from (a clone, or an editable install)."""
+    checkout = pathlib.Path(__file__).resolve().parents[2]
+    dirs = [os.path.abspath("weights"), str(checkout / "weights")]
+    return [d for i, d in enumerate(dirs) if d not in dirs[:i]]
+
+
+def shipped_paths(env_name, directory):
+    """(weights, config) file names of the agent shipped for `env_name` in `directory`:
+    ``dqn_<env>_weights.h5`` (the name keras-rl's example saved) and ``dqn_<env>_config.json``."""
+    stem = os.path.join(directory, f"dqn_{env_name.replace('/', '_')}")
+    return f"{stem}_weights.h5", f"{stem}_config.json"
+
+
+def shipped_agent(env_name, weights_dirs=None):
+    """(weights path, config path or None) of the agent shipped for `env_name`, or None."""
+    for directory in weights_dirs or shipped_weights_dirs():
+        weights, config = shipped_paths(env_name, directory)
+        if os.path.isfile(weights):
+            return weights, config if os.path.isfile(config) else None
+    return None
+
+
+def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=None, weights_dirs=None):
+    """(config, weights path, video folder) for test mode; see the module docstring.
+    `weights_dirs` replaces the folders searched for shipped agents (a notebook knows its checkout)."""
+    config, resolved_dir = resolve_config(preset, run_dir, overrides, sets)
+    folder = RunFolder(resolved_dir)
+    if weights:
+        return config, weights, folder.video_dir
+    if os.path.isfile(folder.weights_path):
+        return config, folder.weights_path, folder.video_dir
+    shipped = shipped_agent(config.env_name, weights_dirs)
+    if shipped is None:
+        raise NoWeightsError(f"no weights found: {folder.weights_path} does not exist and weights/ ships none for "
+                             f"{config.env_name}; train first with --mode train --run-dir {resolved_dir}, "
+                             "or pass --weights FILE")
+    shipped_weights, shipped_config = shipped
+    if shipped_config and not preset and not folder.has_config():
+        # Play the shipped agent with the preprocessing and epsilon it was trained and evaluated with.
+        with open(shipped_config, encoding="utf-8") as f:
+            config = configs.from_json_text(f.read())
+        configs.apply_overrides(config, overrides or {})
+        configs.apply_overrides(config, list(sets))
+        configs.validate(config)
+        if not run_dir:
+            folder = RunFolder(default_run_dir(config))
+    return config, shipped_weights, folder.video_dir

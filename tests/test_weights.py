@@ -1,0 +1,42 @@
+"""Test mode loads the weight files keras-rl users hold, value for value."""
+import numpy as np
+import pytest
+import tf_keras
+from tf_keras.layers import Activation, Conv2D, Dense, Flatten, Permute
+
+from dqnkit import configs
+from dqnkit.training import WeightsError, build_player, load_weights_checked
+
+
+def example_model():
+    """keras-rl's examples/dqn_atari.py model, layer for layer."""
+    tf_keras.utils.set_random_seed(1)
+    return tf_keras.Sequential([
+        Permute((2, 3, 1), input_shape=(4, 84, 84)),
+        Conv2D(32, (8, 8), strides=(4, 4)), Activation("relu"),
+        Conv2D(64, (4, 4), strides=(2, 2)), Activation("relu"),
+        Conv2D(64, (3, 3), strides=(1, 1)), Activation("relu"),
+        Flatten(), Dense(512), Activation("relu"), Dense(4), Activation("linear")])
+
+
+@pytest.mark.parametrize("save_format", [
+    "tf",  # what tf-keras writes today for the example's "dqn_..._weights.h5f": .index + .data files
+    "h5",  # what standalone Keras wrote for the same name: a real HDF5 file called .h5f
+])
+def test_the_examples_h5f_weights_load_into_the_mnih_net(tmp_path, save_format):
+    model = example_model()
+    path = str(tmp_path / "dqn_BreakoutDeterministic-v4_weights.h5f")
+    model.save_weights(path, save_format=save_format)
+    player = build_player(configs.make_config("smoke"), 4)
+    load_weights_checked(player, path, "BreakoutDeterministic-v4")
+    for ours, theirs in zip(player.model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    for ours, theirs in zip(player.target_model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_weights_for_another_number_of_actions_are_refused(tmp_path):
+    path = str(tmp_path / "pong.h5")
+    build_player(configs.make_config("smoke"), 6).model.save_weights(path)
+    with pytest.raises(WeightsError, match="do not fit the Mnih net"):
+        load_weights_checked(build_player(configs.make_config("smoke"), 4), path, "BreakoutDeterministic-v4")
