@@ -335,22 +335,23 @@ def main(argv=None):
     row("memory: array bytes per frame", per_entry, "bytes", "frame + action, reward, flag")
     small, large = training_process_rss(1_000), training_process_rss(entries)
     per_frame = (large - small) / (entries - 1_000)
-    row(f"training process resident, {entries:,} frames", large / 2**30, "GiB", f"{per_frame:,.0f} bytes/frame")
-    row("training process resident, 1M frames (extrap.)", (small + per_frame * (1_000_000 - 1_000)) / 2**30, "GiB",
-        "(target 7.5 GB = 6.98 GiB)")
+    # Memory and sizes in decimal units (GB = 1e9 bytes, MB = 1e6), the unit the targets are stated in.
+    row(f"training process resident, {entries:,} frames", large / 1e9, "GB", f"{per_frame:,.0f} bytes/frame")
+    row("training process resident, 1M frames (extrap.)", (small + per_frame * (1_000_000 - 1_000)) / 1e9, "GB",
+        "(target 7.5 GB)")
     if args.full_memory:
-        row("training process resident, 1M frames (measured)", training_process_rss(1_000_000) / 2**30, "GiB",
-            "(target 7.5 GB = 6.98 GiB)")
+        row("training process resident, 1M frames (measured)", training_process_rss(1_000_000) / 1e9, "GB",
+            "(target 7.5 GB)")
     with tempfile.TemporaryDirectory() as workdir:
         save_s, load_s, size = time_checkpoint(processed, entries, workdir)
         row(f"checkpoint save, {entries:,} frames", save_s, "s")
         row(f"checkpoint load, {entries:,} frames", load_s, "s")
-        row(f"checkpoint size, {entries:,} frames", size / 2**20, "MB")
+        row(f"checkpoint size, {entries:,} frames", size / 1e6, "MB")
         if args.full_memory:
             save_s, load_s, size = time_checkpoint(processed, 1_000_000, workdir)
             row("checkpoint save, 1M frames", save_s, "s", "(target < 60)")
             row("checkpoint load, 1M frames", load_s, "s")
-            row("checkpoint size, 1M frames", size / 2**30, "GiB", "(target < 1 GB)")
+            row("checkpoint size, 1M frames", size / 1e9, "GB", "(target < 1 GB)")
     return rows
 
 

@@ -41,7 +41,10 @@ def execute(tmp_path, total_steps, log_path, colab=True):
         f"TOTAL_STEPS = {total_steps}\nSEGMENT_STEPS = 600\nTEST_EPISODES = 2\n")
     injected.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(index + 1, injected)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([FAKE_COLAB, os.environ.get("PYTHONPATH", "")]),
+    # Plain Jupyter gets no stand-in at all: TensorBoard's magic, like our helpers, detects Colab by
+    # trying `import google.colab`.
+    paths = [FAKE_COLAB] if colab else []
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]),
                FAKE_COLAB_LOG=str(log_path))
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}).execute(env=env)
     return nb
@@ -93,6 +96,16 @@ def test_first_execution_trains_plots_records_and_downloads(executions):
     assert len(downloads) == 2
     for call in downloads:
         assert call["path"].endswith(".mp4") and os.path.getsize(call["path"]) == call["size"] > 1000
+
+
+def test_tensorboard_cell_shows_the_runs_metrics(executions):
+    tmp_path, first, _, _, _ = executions
+    outputs = outputs_of(first, "%tensorboard")
+    shown = "".join(out.get("data", {}).get("text/html", "") + out.get("data", {}).get("text/plain", "")
+                    for out in outputs if out.output_type == "display_data")
+    assert shown, [o.output_type for o in outputs]  # TensorBoard started and its panel was displayed
+    events = os.listdir(tmp_path / "drive" / "MyDrive" / "dqn-runs" / "nb-run" / "tensorboard")
+    assert any(name.startswith("events.out.tfevents.") for name in events)
 
 
 def test_training_output_stays_small(executions):

@@ -33,8 +33,25 @@ def log_without_wall_clock(run_dir):
     return [{k: v for k, v in json.loads(line).items() if not is_wall_clock_field(k)} for line in lines]
 
 
+def tensorboard_scalars(run_dir):
+    """Every scalar of the run's TensorBoard files, as TensorBoard itself reads them (it drops
+    points a killed segment logged after the checkpoint the next segment resumed from)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
 def assert_same_run(run_dir, reference):
     assert (run_dir / "weights.h5").read_bytes() == (reference / "weights.h5").read_bytes()
+    ours, theirs = tensorboard_scalars(run_dir), tensorboard_scalars(reference)
+    assert set(ours) == set(theirs) and "game/score_smoothed" in ours and "eval/mean" in ours
+    for tag in theirs:
+        if tag == "speed/steps_per_second":  # wall clock: the only scalar that may differ
+            assert [s for s, _ in ours[tag]] == [s for s, _ in theirs[tag]]
+        else:
+            assert ours[tag] == theirs[tag], tag
     assert (run_dir / "eval.jsonl").read_text() == (reference / "eval.jsonl").read_text()
     if (reference / "best_weights.h5").exists():
         assert (run_dir / "best_weights.h5").read_bytes() == (reference / "best_weights.h5").read_bytes()

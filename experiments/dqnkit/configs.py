@@ -44,13 +44,14 @@ DEFAULTS = {
     "eval_episodes": (10, "games played at epsilon_test in each evaluation, on an env of their own"),
     "log_interval": (10_000, "agent steps between summary lines on the console"),
     "video": (True, "record training episodes 0, 1, 8, 27, ..., 729, then every 1000th, to videos/"),
+    "tensorboard": (True, "write live metrics to tensorboard/ in the run folder (tensorboard --logdir RUN_DIR)"),
     "test_episodes": (10, "episodes played by --mode test"),
 }
 
 # Keys that may differ between segments of one run; every other key defines the run, and
 # resuming with a different value stops with an error (see `run_defining_differences`).
 SCHEDULE_KEYS = frozenset({"total_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_episodes",
-                           "log_interval", "video", "test_episodes"})
+                           "log_interval", "video", "tensorboard", "test_episodes"})
 
 DUELING_TYPES = ("avg", "max", "naive")
 

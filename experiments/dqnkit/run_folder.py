@@ -8,6 +8,7 @@
     <run>/weights.h5      latest online weights (keras save_weights), for --mode test
     <run>/best_weights.h5 the weights with the best evaluation mean so far
     <run>/segments.jsonl  wall-clock start and checkpoints of every segment (never rolled back)
+    <run>/tensorboard/    TensorBoard event files (tensorboard_log.py)
     <run>/checkpoints/    complete checkpoints (see checkpoint.py)
     <run>/videos/         train-episode-<N>.mp4 and test-<K>-episode-<N>.mp4
 """
@@ -37,6 +38,7 @@ class RunFolder:
     log_path = property(lambda self: os.path.join(self.path, "log.jsonl"))
     eval_log_path = property(lambda self: os.path.join(self.path, "eval.jsonl"))
     segments_path = property(lambda self: os.path.join(self.path, "segments.jsonl"))
+    tensorboard_dir = property(lambda self: os.path.join(self.path, "tensorboard"))
     weights_path = property(lambda self: os.path.join(self.path, "weights.h5"))
     best_weights_path = property(lambda self: os.path.join(self.path, "best_weights.h5"))
     checkpoint_dir = property(lambda self: os.path.join(self.path, "checkpoints"))

@@ -43,6 +43,7 @@ from dqnkit.lock import RunLock
 from dqnkit.memory import RingMemory
 from dqnkit.progress import Progress
 from dqnkit.run_folder import RunFolder
+from dqnkit.tensorboard_log import TensorBoardLog
 from processors import AtariProcessor
 
 warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
@@ -279,6 +280,8 @@ def _train_segment(config, folder, steps, progress_mode, stream):
 
     episode_log = runlog.EpisodeLog(folder.log_path)
     journal = runlog.SegmentJournal(folder.segments_path, start_step=step)
+    board = TensorBoardLog(folder.tensorboard_dir, resumed_step, runlog.read_log(folder.log_path)) \
+        if config.tensorboard else None
     eval_log = runlog.EpisodeLog(folder.eval_log_path)
     evaluator = None  # (player, env), made at the first evaluation of this segment
     best_mean = max((r["mean"] for r in runlog.read_log(folder.eval_log_path)), default=None)
@@ -296,6 +299,8 @@ def _train_segment(config, folder, steps, progress_mode, stream):
             step += game.steps
             record = _episode_record(episode, step, game, agent, time.monotonic() - started)
             episode_log.write(record)
+            if board is not None:
+                board.game(record)
             episode += 1
             recent_scores = (recent_scores + [record["reward"]])[-20:]
             video.finish_episode_video(env)
@@ -310,17 +315,23 @@ def _train_segment(config, folder, steps, progress_mode, stream):
                 player.model.set_weights(agent.model.get_weights())
                 result = evaluate(player, eval_env, processor, config, step, config.eval_episodes)
                 eval_log.write(result)
+                if board is not None:
+                    board.evaluation(result)
                 progress.print(_eval_summary(result))
                 if best_mean is None or result["mean"] > best_mean:
                     best_mean = result["mean"]
                     save_weights_atomic(agent, folder.best_weights_path)
             if step >= stop_step or evaluation_due or \
                     step // config.checkpoint_every > previous_step // config.checkpoint_every:
+                if board is not None:
+                    board.flush()  # a complete checkpoint has its TensorBoard points on disk too
                 manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, folder, logs, manifest)
                 journal.checkpoint(step)
     finally:
         episode_log.close()
         journal.close()
+        if board is not None:
+            board.close()
         eval_log.close()
         progress.close()
         env.close()
