@@ -52,3 +52,30 @@ def plot_learning_curve(log_path, png_path, window=100):
     fig.tight_layout()
     fig.savefig(png_path)
     return png_path
+
+
+def plot_sweep_curves(runs, png_path, window=100):
+    """Every trial's moving-average score against steps, one colour per setting (its seeds share
+    it). `runs` is a list of (run folder, setting label)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 5), dpi=100)
+    ax = fig.subplots()
+    labels = list(dict.fromkeys(label for _, label in runs))
+    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    labelled = set()
+    for run_dir, label in runs:
+        records = read_log(os.path.join(run_dir, "log.jsonl"))
+        if not records:
+            continue
+        ax.plot([r["step"] for r in records], moving_average([r["reward"] for r in records], window),
+                color=colors[label], linewidth=1.5, alpha=0.8, label=None if label in labelled else label)
+        labelled.add(label)
+    ax.set_xlabel("agent step")
+    ax.set_ylabel(f"score (moving average, {window} games)")
+    if labelled:
+        ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"{len(runs)} trials, {len(labels)} settings")
+    fig.tight_layout()
+    fig.savefig(png_path)
+    return png_path

@@ -222,10 +222,11 @@ def evaluate(player, env, processor, config, step, episodes):
 
 
 # -- training -------------------------------------------------------------------------------------
-def train(config, run_dir, steps=None, progress_mode=None, stream=None):
+def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_checkpoint=None):
     """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult.
 
-    The run folder is locked for the segment (``lock.py``): a second trainer stops at once."""
+    The run folder is locked for the segment (``lock.py``): a second trainer stops at once.
+    `on_checkpoint(step)` is called after each complete checkpoint (a sweep reports to Ray there)."""
     configs.validate(config)
     envs.check_preprocessing(config.env_name, config.max_pool_frames)  # fails before anything is written
     folder = RunFolder(run_dir)
@@ -234,10 +235,10 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None):
         if lock.took_over is not None:
             print(f"Took over the lock of a trainer that is gone (pid {lock.took_over.get('pid', '?')} on "
                   f"{lock.took_over.get('host', '?')}).", file=stream or sys.stdout, flush=True)
-        return _train_segment(config, folder, steps, progress_mode, stream)
+        return _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint)
 
 
-def _train_segment(config, folder, steps, progress_mode, stream):
+def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
     checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
     if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
         folder.check_same_run(config)
@@ -327,6 +328,8 @@ def _train_segment(config, folder, steps, progress_mode, stream):
                     board.flush()  # a complete checkpoint has its TensorBoard points on disk too
                 manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, folder, logs, manifest)
                 journal.checkpoint(step)
+                if on_checkpoint is not None:
+                    on_checkpoint(step)
     finally:
         episode_log.close()
         journal.close()
