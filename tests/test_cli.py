@@ -121,3 +121,15 @@ def test_the_same_entry_point_takes_an_easydict(trained_run):
     assert png.endswith("learning_curve.png") and os.path.getsize(png) > 10_000
     with pytest.raises(dqn_atari.UserError, match="unknown mode"):
         dqn_atari.run(EasyDict(mode="watch", run_dir=str(run_dir)))
+
+
+def test_the_installed_console_script_is_the_same_cli():
+    """pip install . (CI: -e .) puts a `dqn-atari` command beside the interpreter."""
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("dqn-atari", path=os.path.dirname(sys.executable))
+    assert script is not None
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--mode" in result.stdout and "fire_reset" in result.stdout
