@@ -4,8 +4,11 @@
 
 Copies the run's ``best_weights.h5`` (its ``weights.h5`` if it never evaluated) to
 ``weights/dqn_<env>_weights.h5`` and its config to ``weights/dqn_<env>_config.json`` (so test
-mode plays with the same preprocessing and epsilon), then prints the evaluation table and the
-wall-clock figures (from ``eval.jsonl`` and ``segments.jsonl``) for the provenance notes.
+mode plays with the same preprocessing and epsilon), draws the run's learning curve to
+``weights/dqn_<env>_learning_curve.png``, then prints the evaluation table and the wall-clock
+figures (from ``eval.jsonl`` and ``segments.jsonl``) for the provenance notes. With ``--gif``
+it also plays one game with the shipped agent and keeps its first seconds as
+``weights/dqn_<env>.gif``, a clip that renders on the repository page.
 """
 import argparse
 import json
@@ -40,10 +43,34 @@ def wall_clock(segments):
     return sum(h for *_, h in table), table
 
 
+def write_gif(config, weights_path, gif_path, seconds, fps=30, scale=0.75):
+    """One game of the shipped agent (test mode's own recording), its first `seconds` as a GIF."""
+    import tempfile
+
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    from dqnkit import training
+
+    with tempfile.TemporaryDirectory() as videos:
+        played = training.test(config, weights_path, videos, episodes=1)
+        frames = []
+        with imageio.get_reader(played.videos[0]) as reader:
+            for i, frame in enumerate(reader):
+                if i >= seconds * fps:
+                    break
+                image = Image.fromarray(frame)
+                frames.append(image.resize((int(image.width * scale), int(image.height * scale))))
+    frames[0].save(gif_path, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0, optimize=True)
+    print(f"GIF: {gif_path} ({os.path.getsize(gif_path) / 1e6:.1f} MB, {len(frames)} frames)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--weights-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights"))
+    parser.add_argument("--gif", action="store_true", help="also record a short GIF of the shipped agent")
+    parser.add_argument("--gif-seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
     try:
         folder = RunFolder(args.run_dir)
@@ -61,6 +88,12 @@ def main(argv=None):
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from dqnkit.plotting import plot_learning_curve
+
+    stem = weights_path[: -len("_weights.h5")]
+    plot_learning_curve(folder.log_path, f"{stem}_learning_curve.png")
+    if args.gif:
+        write_gif(config, weights_path, f"{stem}.gif", args.gif_seconds)
     evaluations = read_log(folder.eval_log_path)
     print(f"Shipped {source} as {weights_path}, with {config_path}\n")
     print(evaluation_table(evaluations))

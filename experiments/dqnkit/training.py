@@ -36,12 +36,12 @@ import tensorflow as tf
 
 from dqnkit import configs, envs, rngs, runlog, video
 from dqnkit.agent import build_agent
-from dqnkit.rngs import make_deterministic
 from dqnkit.checkpoint import Checkpointer, write_atomic
 from dqnkit.errors import UserFacingError
 from dqnkit.lock import RunLock
 from dqnkit.memory import RingMemory
 from dqnkit.progress import Progress
+from dqnkit.rngs import make_deterministic
 from dqnkit.run_folder import RunFolder
 from dqnkit.tensorboard_log import TensorBoardLog
 from processors import AtariProcessor
@@ -221,6 +221,33 @@ def evaluate(player, env, processor, config, step, episodes):
             "max": float(np.max(scores)), "episodes": episodes, "scores": scores}
 
 
+class Evaluator:
+    """The evaluations of one segment: a player and an env of their own (made at the first
+    evaluation), eval.jsonl, and best_weights.h5 whenever an evaluation beats every earlier one."""
+
+    def __init__(self, config, folder, nb_actions, processor):
+        self.config, self.folder, self.nb_actions, self.processor = config, folder, nb_actions, processor
+        self.best_mean = max((r["mean"] for r in runlog.read_log(folder.eval_log_path)), default=None)
+        self.log = runlog.EpisodeLog(folder.eval_log_path)
+        self.player = self.env = None
+
+    def __call__(self, agent, step):
+        if self.player is None:
+            self.player, self.env = build_player(self.config, self.nb_actions), envs.make_config_env(self.config)
+        self.player.model.set_weights(agent.model.get_weights())
+        result = evaluate(self.player, self.env, self.processor, self.config, step, self.config.eval_episodes)
+        self.log.write(result)
+        if self.best_mean is None or result["mean"] > self.best_mean:
+            self.best_mean = result["mean"]
+            save_weights_atomic(agent, self.folder.best_weights_path)
+        return result
+
+    def close(self):
+        self.log.close()
+        if self.env is not None:
+            self.env.close()
+
+
 # -- training -------------------------------------------------------------------------------------
 def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_checkpoint=None):
     """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult.
@@ -283,9 +310,7 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
     journal = runlog.SegmentJournal(folder.segments_path, start_step=step)
     board = TensorBoardLog(folder.tensorboard_dir, resumed_step, runlog.read_log(folder.log_path)) \
         if config.tensorboard else None
-    eval_log = runlog.EpisodeLog(folder.eval_log_path)
-    evaluator = None  # (player, env), made at the first evaluation of this segment
-    best_mean = max((r["mean"] for r in runlog.read_log(folder.eval_log_path)), default=None)
+    evaluator = Evaluator(config, folder, base_env.action_space.n, processor)
     agent.training = True
     start_time = time.monotonic()
     start_step = step
@@ -310,18 +335,10 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
                 next_summary = (step // config.log_interval + 1) * config.log_interval
             evaluation_due = config.eval_every > 0 and step // config.eval_every > previous_step // config.eval_every
             if evaluation_due:
-                if evaluator is None:
-                    evaluator = (build_player(config, base_env.action_space.n), envs.make_config_env(config))
-                player, eval_env = evaluator
-                player.model.set_weights(agent.model.get_weights())
-                result = evaluate(player, eval_env, processor, config, step, config.eval_episodes)
-                eval_log.write(result)
+                result = evaluator(agent, step)
                 if board is not None:
                     board.evaluation(result)
                 progress.print(_eval_summary(result))
-                if best_mean is None or result["mean"] > best_mean:
-                    best_mean = result["mean"]
-                    save_weights_atomic(agent, folder.best_weights_path)
             if step >= stop_step or evaluation_due or \
                     step // config.checkpoint_every > previous_step // config.checkpoint_every:
                 if board is not None:
@@ -335,11 +352,9 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
         journal.close()
         if board is not None:
             board.close()
-        eval_log.close()
+        evaluator.close()
         progress.close()
         env.close()
-        if evaluator is not None:
-            evaluator[1].close()
     progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in {folder.path}")
     return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time)
 
