@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from dqnkit.errors import UserFacingError
 
 LOCK_NAME = "LOCK"
+HEARTBEAT = 15.0  # seconds between the holder's heartbeats
+STALE_AFTER = 90.0  # a lock from another host whose heartbeat is older than this is taken over
 
 
 class RunLockedError(UserFacingError):
@@ -42,7 +44,7 @@ def _pid_alive(pid):
 class RunLock:
     """Hold ``<run_path>/LOCK`` while training; use as a context manager."""
 
-    def __init__(self, run_path, heartbeat=15.0, stale_after=90.0):
+    def __init__(self, run_path, heartbeat=HEARTBEAT, stale_after=STALE_AFTER):
         self.path = os.path.join(run_path, LOCK_NAME)
         self.heartbeat = heartbeat
         self.stale_after = stale_after

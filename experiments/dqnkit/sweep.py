@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,7 +141,7 @@ def run_trial(params):
     from ray.tune import Checkpoint
 
     from dqnkit import training
-    from dqnkit.lock import RunLockedError
+    from dqnkit.lock import STALE_AFTER, RunLockedError
 
     tf.config.threading.set_intra_op_parallelism_threads(params["cpus"])
     tf.config.threading.set_inter_op_parallelism_threads(params["cpus"])
@@ -153,14 +154,20 @@ def run_trial(params):
                 json.dump({"run_dir": run_dir, "step": step}, f)  # where it is; not its contents
             tune.report(latest_scores(run_dir), checkpoint=Checkpoint.from_directory(pointer))
 
-    remaining = params["target_step"] - current_step(run_dir)
-    if remaining <= 0:
-        report(current_step(run_dir))
-        return
-    try:
-        training.train(config, run_dir, steps=remaining, progress_mode="none", on_checkpoint=report)
-    except RunLockedError:
-        raise  # another trainer (a previous attempt on another node, not yet stale): Ray retries
+    for attempt in range(2):
+        remaining = params["target_step"] - current_step(run_dir)
+        if remaining <= 0:
+            report(current_step(run_dir))
+            return
+        try:
+            training.train(config, run_dir, steps=remaining, progress_mode="none", on_checkpoint=report)
+            return
+        except RunLockedError:
+            if attempt:
+                raise
+            # A restart on another machine finds the dead attempt's lock still fresh: wait until
+            # it is stale (a live trainer keeps it fresh, and the second attempt fails).
+            time.sleep(STALE_AFTER + 5)
 
 
 def latest_scores(run_dir):
