@@ -43,7 +43,7 @@ def wall_clock(segments):
     return sum(h for *_, h in table), table
 
 
-def write_gif(config, weights_path, gif_path, seconds, fps=30, scale=0.75):
+def write_gif(config, weights_path, gif_path, seconds, fps=30, scale=1.0):
     """One game of the shipped agent (test mode's own recording), its first `seconds` as a GIF."""
     import tempfile
 
