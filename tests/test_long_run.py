@@ -16,7 +16,8 @@ def test_300k_steps_keep_exact_step_and_epsilon(tmp_path):
     run_cli("--mode", "train", "--config", "smoke", "--run-dir", tmp_path / "run", "--no-video",
             "--set", f"total_steps={total}", "--set", f"nb_steps_warmup={total + 1}",  # never trains
             "--set", "memory_limit=20000", "--set", "epsilon_max=1.0", "--set", "epsilon_min=0.9",
-            "--set", f"epsilon_steps={eps_steps}", "--set", "checkpoint_every=100000", timeout=1800)
+            "--set", f"epsilon_steps={eps_steps}", "--set", "checkpoint_every=100000", "--set", "eval_every=0",
+            timeout=1800)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     step = 0
     for i, record in enumerate(records):
