@@ -58,6 +58,27 @@ DUELING_TYPES = ("avg", "max", "naive")
 # Keys that take a whole number of steps (>= 1) or a rate below 1, as keras-rl2's argument does.
 STEPS_OR_RATE_KEYS = frozenset({"target_model_update"})
 
+# Learning fast on one machine (the `fast` preset; the `colab` preset builds on it): see PRESETS.
+FAST = {
+    "total_steps": 2_000_000,
+    "memory_limit": 250_000,
+    "nb_steps_warmup": 20_000,
+    "target_model_update": 2_000,
+    "enable_double_dqn": True,
+    "learning_rate": 1e-4,
+    "adam_epsilon": 1.5e-4,
+    "epsilon_min": 0.01,
+    "epsilon_steps": 250_000,
+    "epsilon_test": 0.01,
+    "noop_max": 30,
+    "max_pool_frames": True,
+    "terminal_on_life_loss": True,
+    "fire_reset": True,
+    "checkpoint_every": 25_000,
+    "eval_every": 100_000,
+    "eval_episodes": 10,
+}
+
 PRESETS = {
     # Exactly the hyperparameters of keras-rl's examples/dqn_atari.py (Mnih et al. 2015 scale).
     "keras_rl": {},
@@ -72,43 +93,14 @@ PRESETS = {
     # - evaluation every 100k steps at epsilon_test 0.01, 10 games; checkpoints every 25k (minutes).
     # Trades: a smaller memory and a shorter target period are less stable over tens of millions of
     # steps (the references' horizon); this preset is for the first few million.
-    "fast": {
-        "total_steps": 2_000_000,
-        "memory_limit": 250_000,
-        "nb_steps_warmup": 20_000,
-        "target_model_update": 2_000,
-        "enable_double_dqn": True,
-        "learning_rate": 1e-4,
-        "adam_epsilon": 1.5e-4,
-        "epsilon_min": 0.01,
-        "epsilon_steps": 250_000,
-        "epsilon_test": 0.01,
-        "noop_max": 30,
-        "max_pool_frames": True,
-        "terminal_on_life_loss": True,
-        "fire_reset": True,
-        "checkpoint_every": 25_000,
-        "eval_every": 100_000,
-        "eval_episodes": 10,
-    },
+    "fast": FAST,
     # A free Colab T4 session (12 h at most): the fast preset's learning settings with a 1M-frame
     # memory (12.7 GB of RAM holds it because frames are stored once as uint8), 5M steps, and
     # checkpoints every 50k steps so a disconnect costs minutes.
     "colab": {
+        **FAST,
         "total_steps": 5_000_000,
         "memory_limit": 1_000_000,
-        "nb_steps_warmup": 20_000,
-        "target_model_update": 2_000,
-        "enable_double_dqn": True,
-        "learning_rate": 1e-4,
-        "adam_epsilon": 1.5e-4,
-        "epsilon_min": 0.01,
-        "epsilon_steps": 250_000,
-        "epsilon_test": 0.01,
-        "noop_max": 30,
-        "max_pool_frames": True,
-        "terminal_on_life_loss": True,
-        "fire_reset": True,
         "checkpoint_every": 50_000,
         "eval_every": 250_000,
     },

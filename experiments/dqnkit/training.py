@@ -168,8 +168,8 @@ def play_game(agent, env, processor, terminal_on_life_loss=False, step=0, on_ste
         raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
         observation = processor.process_observation(raw_observation)
         game_over = terminated or truncated
-        life_lost = envs.lives(env) < lives_left
-        lives_left = envs.lives(env)
+        lives_now = envs.lives(env)
+        life_lost, lives_left = lives_now < lives_left, lives_now
         episode_over = game_over or (terminal_on_life_loss and life_lost)
         metrics = agent.backward(processor.process_reward(raw_reward), terminal=episode_over)
         if agent.training and not math.isnan(metrics[0]):
