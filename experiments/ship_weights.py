@@ -20,7 +20,7 @@ from dqnkit import configs
 from dqnkit.errors import UserFacingError
 from dqnkit.resolve import shipped_paths
 from dqnkit.run_folder import RunFolder
-from dqnkit.runlog import read_log
+from dqnkit.runlog import continuity_problems, read_log
 
 
 def evaluation_table(evaluations):
@@ -106,8 +106,11 @@ def main(argv=None):
               "including evaluation and checkpoints")
     log = read_log(folder.log_path)
     if log:
-        print(f"log.jsonl: {len(log):,} games, the last at step {log[-1]['step']:,}; "
-              f"games in order once each: {[r['episode'] for r in log] == list(range(len(log)))}")
+        problems = continuity_problems(log, evaluations)
+        verdict = ("every game once, in order, each starting where the previous one ended"
+                   if not problems else "NOT one continuous run: " + "; ".join(problems))
+        print(f"log.jsonl: {len(log):,} games, the last ending at step {log[-1]['step']:,}; "
+              f"eval.jsonl: {len(evaluations)} evaluations; {verdict}")
     print(json.dumps({"best_eval": max(evaluations, key=lambda e: e["mean"]) if evaluations else None})[:200])
     return 0
 

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import CLI, REPO_ROOT, run_cli
-from dqnkit.runlog import is_wall_clock_field
+from dqnkit.runlog import continuity_problems, is_wall_clock_field, read_log
 
 PLAIN_SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
 EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=true", "fire_reset=true",
@@ -57,6 +57,7 @@ def assert_same_run(run_dir, reference):
         assert (run_dir / "best_weights.h5").read_bytes() == (reference / "best_weights.h5").read_bytes()
     ours, theirs = log_without_wall_clock(run_dir), log_without_wall_clock(reference)
     assert [r["episode"] for r in ours] == list(range(len(ours)))  # every episode once, in order
+    assert continuity_problems(read_log(run_dir / "log.jsonl"), read_log(run_dir / "eval.jsonl")) == []
     assert ours == theirs
 
 
@@ -215,3 +216,16 @@ def test_output_stays_bounded(tmp_path):
     assert lines <= 2000 // 100 + 10
     quiet = run_cli(*SMOKE, "--run-dir", tmp_path / "run2", "--steps", "300")  # a pipe: no bar at all
     assert "\r" not in quiet.stdout and quiet.stdout.count("\n") < 10
+
+
+def test_the_continuity_check_catches_a_replayed_a_lost_and_a_shifted_game(straight):
+    log, evaluations = read_log(straight / "log.jsonl"), read_log(straight / "eval.jsonl")
+    assert len(log) >= 4 and continuity_problems(log, evaluations) == []
+    replayed = log[:3] + log[2:]
+    lost = log[:2] + log[3:]
+    shifted = log[:2] + [dict(log[2], step=log[2]["step"] + 1)] + log[3:]
+    assert "episode 2, expected 3" in continuity_problems(replayed)[0]
+    assert "episode 3, expected 2" in continuity_problems(lost)[0]
+    assert "starts at step" in continuity_problems(shifted)[0]
+    if len(evaluations) >= 2:
+        assert "do not increase" in continuity_problems(log, evaluations[::-1])[0]

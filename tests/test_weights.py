@@ -74,3 +74,35 @@ def test_the_notebooks_watch_plays_the_shipped_agent_before_its_run_has_weights(
     played = notebook.watch(str(tmp_path / "new-run"), 1, checkout=REPO_ROOT)
     assert "dqn_BreakoutDeterministic-v4_weights.h5" in capsys.readouterr().out
     assert len(played.scores) == 1 and played.videos and all(os.path.getsize(v) > 1000 for v in played.videos)
+
+
+def test_ship_weights_puts_a_runs_best_agent_where_test_mode_finds_it(tmp_path):
+    """experiments/ship_weights.py: the run's best evaluated weights and its config land in a
+    weights folder, the evidence is printed, and test mode in a checkout with that folder plays it."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT, run_cli
+
+    ship = [sys.executable, os.path.join(REPO_ROOT, "experiments", "ship_weights.py")]
+    run_dir, checkout = tmp_path / "run", tmp_path / "checkout"
+    run_cli("--mode", "train", "--config", "smoke", "--no-video", "--run-dir", run_dir)
+    result = subprocess.run([*ship, "--run-dir", str(run_dir), "--weights-dir", str(checkout / "weights")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shipped = checkout / "weights" / "dqn_BreakoutDeterministic-v4_weights.h5"
+    assert shipped.read_bytes() == (run_dir / "best_weights.h5").read_bytes()
+    shipped_config = json.loads((checkout / "weights" / "dqn_BreakoutDeterministic-v4_config.json").read_text())
+    assert shipped_config == json.loads((run_dir / "config.json").read_text())
+    assert (checkout / "weights" / "dqn_BreakoutDeterministic-v4_learning_curve.png").stat().st_size > 1000
+    evaluations = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines()]
+    assert evaluations and all(f"| {e['step']:,} | {e['mean']:.1f} |" in result.stdout for e in evaluations)
+    assert "every game once, in order" in result.stdout
+
+    played = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "experiments", "dqn_atari.py"), "--mode", "test",
+                             "--episodes", "1", "--no-video"], cwd=checkout, capture_output=True, text=True, timeout=600)
+    assert played.returncode == 0 and f"Playing {shipped}" in played.stdout, played.stderr[-3000:]
+
+    missing = subprocess.run([*ship, "--run-dir", str(tmp_path / "nothing-here")], capture_output=True, text=True)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "holds no run" in missing.stderr

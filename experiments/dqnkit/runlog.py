@@ -66,3 +66,27 @@ def read_log(path):
                 break
             records.append(json.loads(line))
     return records
+
+
+def continuity_problems(log, evaluations=()):
+    """What breaks the story of one continuous run in `log` (log.jsonl records) and `evaluations`
+    (eval.jsonl records); an empty list when every game appears once, in order, each starting at
+    the step where the previous one ended, and evaluations come at increasing steps.
+
+    A resume that replayed or dropped games shows up here as a repeated, missing or overlapping
+    episode; ship_weights.py prints the verdict as the run's evidence."""
+    problems = []
+    previous_step = 0
+    for index, record in enumerate(log):
+        if record["episode"] != index:
+            problems.append(f"line {index + 1}: episode {record['episode']}, expected {index}")
+            break
+        if record["step"] - record["length"] != previous_step:
+            problems.append(f"episode {index} starts at step {record['step'] - record['length']:,}, "
+                            f"but the previous game ended at {previous_step:,}")
+            break
+        previous_step = record["step"]
+    eval_steps = [e["step"] for e in evaluations]
+    if any(a >= b for a, b in zip(eval_steps, eval_steps[1:])):
+        problems.append(f"evaluation steps do not increase: {eval_steps}")
+    return problems
