@@ -99,6 +99,8 @@ def test_ship_weights_puts_a_runs_best_agent_where_test_mode_finds_it(tmp_path):
     evaluations = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines()]
     assert evaluations and all(f"| {e['step']:,} | {e['mean']:.1f} |" in result.stdout for e in evaluations)
     assert "every game once, in order" in result.stdout
+    games = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert f"| 0-{games[-1]['step']:,} | {len(games)} |" in result.stdout  # training games, one 100k window
 
     played = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "experiments", "dqn_atari.py"), "--mode", "test",
                              "--episodes", "1", "--no-video"], cwd=checkout, capture_output=True, text=True, timeout=600)
