@@ -83,7 +83,7 @@ def test_two_segments_equal_one(straight, tmp_path):
     assert set(os.listdir(run_dir / "videos")) == expected
     assert first_videos < expected  # some of them were recorded by the second segment
     third = run_cli(*SMOKE, "--video", "--run-dir", run_dir)  # a finished run stays finished
-    assert "Nothing to do" in third.stdout
+    assert "Nothing to do" in third.stdout and "--set total_steps=N" in third.stdout
     assert_same_run(run_dir, straight)
 
 

@@ -302,7 +302,8 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
     else:
         progress.print(f"Started {folder.path}.")
     if step >= stop_step:
-        progress.print(f"Nothing to do: the run is at step {step:,} of total_steps={config.total_steps:,}.")
+        progress.print(f"Nothing to do: the run is at step {step:,} of total_steps={config.total_steps:,}. "
+                       f"To train on, raise total_steps (--set total_steps=N; TOTAL_STEPS in the notebook).")
         env.close()
         return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0)
 
