@@ -36,7 +36,7 @@ def training_table(log, window=100_000):
     """Training games per `window` steps: far more games than an evaluation (a Breakout agent
     plays 70 to 600 per 100k steps), at the training epsilon, so a steadier curve; it is also
     what CleanRL's published curves show."""
-    lines = [f"| steps | games | mean | median | 10th pct | 90th pct | max |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| steps | games | mean | median | 10th pct | 90th pct | max |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for end in range(window, log[-1]["step"] + window, window):
         scores = [r["reward"] for r in log if end - window < r["step"] <= end]
         if scores:
