@@ -33,7 +33,8 @@ DEFAULTS = {
     "epsilon_test": (0.05, "epsilon when testing and evaluating (LinearAnnealedPolicy value_test)"),
     # -- standard Atari preprocessing (Machado et al. 2018; all off in the keras_rl preset) ----------
     "noop_max": (0, "at every reset, 1 to noop_max random no-op actions of the ALE env (frames with max_pool_frames); 0: none"),
-    "max_pool_frames": (False, "each agent step repeats the action for the env name's frame skip and returns the max of the last two frames"),
+    "frame_skip": (None, "frames per agent step; unset (null): what the env name says (4 for Deterministic-v4 and ALE/...-v5, 1 for NoFrameskip-v4). PongNoFrameskip-v4 with frame_skip=4 and max_pool_frames is CleanRL's and the book's env"),
+    "max_pool_frames": (False, "each agent step repeats the action for the frame skip (frame_skip, else the env name's) and returns the max of the last two frames"),
     "terminal_on_life_loss": (False, "learning sees a lost life as the end of an episode; the log, evaluation and test mode keep whole games"),
     "fire_reset": (False, "press FIRE at the start of a game and after each lost life, in games that have a FIRE action"),
     # -- schedule: may change between segments of one run -----------------------------------------
@@ -58,6 +59,11 @@ DUELING_TYPES = ("avg", "max", "naive")
 # Keys that take a whole number of steps (>= 1) or a rate below 1, as keras-rl2's argument does.
 STEPS_OR_RATE_KEYS = frozenset({"target_model_update"})
 
+# Keys whose default is "unset" (None, null in config.json): a whole number when set. A config saved
+# before such a key existed reads as unset, which keeps that run's meaning.
+OPTIONAL_INT_KEYS = frozenset({"frame_skip"})
+UNSET_WORDS = ("", "none", "null", "unset")
+
 # Learning fast on one machine (the `fast` preset; the `colab` preset builds on it): see PRESETS.
 FAST = {
     "total_steps": 2_000_000,
@@ -76,6 +82,34 @@ FAST = {
     "fire_reset": True,
     "checkpoint_every": 25_000,
     "eval_every": 100_000,
+    "eval_episodes": 10,
+}
+
+# Pong, from the hyperparameters of the book behind seed 002 (Lapan, Deep RL Hands-On 2nd ed.,
+# Chapter09/lib/common.py, "pong"), with its env: see PRESETS["pong"].
+PONG = {
+    "env_name": "PongNoFrameskip-v4",  # the name the book and CleanRL train under ...
+    "frame_skip": 4,                   # ... with their 4-frame skip ...
+    "max_pool_frames": True,           # ... max-pooled over the last two frames (MaxAndSkipEnv)
+    "noop_max": 30,                    # NoopResetEnv(noop_max=30) in the book's wrap_dqn
+    "fire_reset": True,                # FireResetEnv: Pong serves after FIRE
+    "memory_limit": 100_000,           # replay_size
+    "nb_steps_warmup": 10_000,         # replay_initial
+    "target_model_update": 1_000,      # target_net_sync
+    "train_interval": 1,               # one train step per agent step
+    "batch_size": 32,                  # batch_size
+    "gamma": 0.99,                     # gamma
+    "learning_rate": 1e-4,             # Adam lr
+    "adam_epsilon": 1e-8,              # PyTorch's Adam default (tf-keras' is 1e-7)
+    "delta_clip": float("inf"),        # nn.MSELoss: plain squared error, no Huber
+    "epsilon_max": 1.0,                # epsilon_start
+    "epsilon_min": 0.02,               # epsilon_final
+    "epsilon_steps": 100_000,          # epsilon_frames (the book's frames are agent steps)
+    # Not in the book (it neither evaluates nor checkpoints): the kit's own schedule.
+    "epsilon_test": 0.01,
+    "total_steps": 2_000_000,
+    "checkpoint_every": 25_000,
+    "eval_every": 50_000,
     "eval_episodes": 10,
 }
 
@@ -119,6 +153,12 @@ PRESETS = {
         "eval_every": 100_000,
         "log_interval": 5_000,
     },
+    # Pong as the book behind seed 002 solves it ("solved": the mean of the last 100 games >= 17):
+    # its hyperparameters and env key by key in PONG above. Vanilla DQN (no Double, no dueling) with
+    # a train step per agent step, a small memory (100k, 0.7 GB) and a short epsilon schedule: Pong is
+    # easy to explore and its frames repeat. `--config pong` trains PongNoFrameskip-v4 with a 4-frame
+    # max-pooled skip; --env-name another game keeps these settings.
+    "pong": PONG,
     # Tests and first contact: learning starts at step 500, 2,000 steps take about half a minute.
     "smoke": {
         "total_steps": 2_000,
@@ -182,6 +222,10 @@ def convert_value(key, value):
     default = DEFAULTS[key][0]
     expected = type(default)
     try:
+        if key in OPTIONAL_INT_KEYS:
+            if value is None or (isinstance(value, str) and value.strip().lower() in UNSET_WORDS):
+                return None
+            return _to_int(value)
         if key in STEPS_OR_RATE_KEYS:
             return _to_steps_or_rate(value)
         if expected is bool:
@@ -199,7 +243,8 @@ def convert_value(key, value):
             raise ValueError
         return value
     except (TypeError, ValueError):
-        kind = "a whole number of steps or a rate below 1" if key in STEPS_OR_RATE_KEYS else expected.__name__
+        kind = ("a whole number of steps or a rate below 1" if key in STEPS_OR_RATE_KEYS
+                else "a whole number, or none for the env name's" if key in OPTIONAL_INT_KEYS else expected.__name__)
         raise ConfigError(f"{key} must be {kind} (like {default!r}), got {value!r}") from None
 
 
@@ -247,6 +292,8 @@ def validate(config):
     for key in positive:
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    if config.get("frame_skip") is not None and config.frame_skip < 1:
+        raise ConfigError(f"frame_skip must be at least 1 (or none for the env name's), got {config.frame_skip}")
     for key in ("noop_max", "eval_every"):
         if config[key] < 0:
             raise ConfigError(f"{key} must be >= 0, got {config[key]}")

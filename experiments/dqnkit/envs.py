@@ -17,8 +17,11 @@ name                           frameskip   repeat_action_probability
 The standard Atari preprocessing (Machado et al. 2018; what CleanRL, SB3 and Dopamine train
 with) is switched on by config keys, each keeping the env name's meaning:
 
+- ``frame_skip`` replaces the name's frames per agent step, so the names other tools train under
+  mean the same here: ``PongNoFrameskip-v4`` with ``frame_skip=4`` and ``max_pool_frames`` is
+  the env of CleanRL, SB3 and the book behind seed 002. Unset, the name decides.
 - ``noop_max`` and ``max_pool_frames``: gymnasium's ``AtariPreprocessing``. With max pooling the
-  ALE env steps one frame at a time and the wrapper repeats each action for the name's frame skip
+  ALE env steps one frame at a time and the wrapper repeats each action for the frame skip
   (4 for ``*Deterministic-v4`` and ``ALE/*-v5``), returning the max of the last two frames (Atari
   sprites flicker). It is asked for the raw frame size, so ``AtariProcessor`` still does the one
   resize to 84x84, in every preset alike.
@@ -82,27 +85,40 @@ def resolve_env(env_name):
     return rom, kwargs
 
 
-def check_preprocessing(env_name, max_pool_frames):
-    """Stop with one line if the preprocessing asked for cannot keep `env_name`'s meaning."""
+def frames_per_step(env_name, frame_skip=None):
+    """The ALE frames one agent step covers: `frame_skip` if set, else what `env_name` implies
+    (an int, or (2, 5) for the classic names that draw 2 to 4 at random)."""
     _, kwargs = resolve_env(env_name)
-    frameskip = kwargs["frameskip"]
+    return kwargs["frameskip"] if frame_skip is None else frame_skip
+
+
+def check_preprocessing(env_name, max_pool_frames, frame_skip=None):
+    """Stop with one line if the preprocessing asked for cannot keep `env_name`'s meaning."""
+    if frame_skip is not None and (isinstance(frame_skip, bool) or not isinstance(frame_skip, int) or frame_skip < 1):
+        raise EnvNameError(f"frame_skip must be a whole number of frames >= 1, or none for {env_name}'s own; "
+                           f"got {frame_skip!r}")
+    frameskip = frames_per_step(env_name, frame_skip)
     if max_pool_frames and not isinstance(frameskip, int):
         raise EnvNameError(f"max_pool_frames needs a fixed frame skip, but {env_name} skips 2 to 4 frames at random; "
-                           "use the Deterministic-v4 or ALE/...-v5 name of the game (4 frames per step)")
+                           "set frame_skip=4, or use the Deterministic-v4 or ALE/...-v5 name of the game")
     if max_pool_frames and frameskip < 2:
         raise EnvNameError(f"max_pool_frames pools the last two frames of each step, but {env_name} steps one frame "
-                           "at a time; use the Deterministic-v4 or ALE/...-v5 name of the game (4 frames per step)")
+                           "at a time; set frame_skip=4 (CleanRL's and the book's setup: --set frame_skip=4), or use "
+                           "the Deterministic-v4 or ALE/...-v5 name of the game (4 frames per step)")
 
 
-def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_frames=False, fire_reset=False):
+def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_frames=False, fire_reset=False,
+             frame_skip=None):
     """A gymnasium Atari env for `env_name`, with the preprocessing asked for (module docstring).
 
     ``obs_type="rgb"`` gives the 210x160x3 frames keras-rl's example processed;
     ``"grayscale"`` lets ALE convert to luminance itself (the same values Pillow's ``convert("L")``
     gives, a third of the bytes, and less work per step). Videos come from ``render()``, which
-    is RGB either way."""
-    check_preprocessing(env_name, max_pool_frames)
+    is RGB either way. ``frame_skip`` replaces the name's frames per step (``None``: the name's);
+    sticky actions stay what the name says."""
+    check_preprocessing(env_name, max_pool_frames, frame_skip)
     rom, kwargs = resolve_env(env_name)
+    kwargs["frameskip"] = frames_per_step(env_name, frame_skip)
     ale_name = next(spec.id for spec in gym.registry.values()
                     if spec.id.startswith("ALE/") and spec.id.endswith("-v5") and spec.kwargs.get("game") == rom)
     frame_skip = kwargs["frameskip"]
@@ -122,7 +138,8 @@ def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_fr
 def make_config_env(config, render_mode=None):
     """The env a config trains, evaluates and tests on: grayscale frames, its preprocessing."""
     return make_env(config.env_name, render_mode=render_mode, obs_type="grayscale", noop_max=config.noop_max,
-                    max_pool_frames=config.max_pool_frames, fire_reset=config.fire_reset)
+                    max_pool_frames=config.max_pool_frames, fire_reset=config.fire_reset,
+                    frame_skip=config.get("frame_skip"))
 
 
 def lives(env):

@@ -88,7 +88,7 @@ def plan(sweep_dir, preset, env_names, seeds, grid, sets):
                                  + [f"seed{seed}"])
                 overrides = {**setting, "seed": seed}
                 config, _ = resolve.resolve_config(preset, None, overrides, sets)
-                envs.check_preprocessing(config.env_name, config.max_pool_frames)
+                envs.check_preprocessing(config.env_name, config.max_pool_frames, config.get("frame_skip"))
                 trials.append(Trial(name=label, run_dir=os.path.join(os.path.abspath(sweep_dir), label),
                                     overrides=overrides, setting=setting))
     return trials
