@@ -71,6 +71,9 @@ def _bad(args, fragment):
     (["--set", "gamma=2"], "gamma must be in [0, 1]"),
     (["--config", "fastest"], "unknown config preset 'fastest'"),
     (["--config", "smoke", "--env-name", "Breakout-v4", "--set", "max_pool_frames=true"], "skips 2 to 4 frames at random"),
+    (["--config", "smoke", "--env-name", "PongNoFrameskip-v4", "--set", "max_pool_frames=true"],
+     "steps one frame at a time; set frame_skip=4"),
+    (["--config", "smoke", "--set", "frame_skip=fast"], "frame_skip must be a whole number, or none"),
     (["--config", "smoke", "--set", "dueling_type=mean"], "dueling_type must be one of avg, max, naive"),
     (["--steps", "0", "--config", "smoke"], "--steps must be a positive number"),
 ])

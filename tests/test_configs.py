@@ -47,7 +47,7 @@ def test_bad_overrides_say_what_is_wrong(item, fragment):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(configs.ConfigError, match="keras_rl, fast, colab, laptop, smoke"):
+    with pytest.raises(configs.ConfigError, match="keras_rl, fast, colab, laptop, pong, smoke"):
         configs.make_config("fastest")
 
 
@@ -84,3 +84,36 @@ def test_the_keras_rl_preset_keeps_every_new_option_off():
     assert not (c.enable_double_dqn or c.enable_dueling_network or c.max_pool_frames or c.terminal_on_life_loss
                 or c.fire_reset or c.noop_max)
     assert c.adam_epsilon == 1e-7  # tf-keras' Adam default, as the example had it
+
+
+def test_frame_skip_is_unset_by_default_and_in_configs_saved_before_it_existed():
+    assert configs.make_config("fast").frame_skip is None
+    old = configs.to_dict(configs.make_config("fast"))
+    del old["frame_skip"]  # a config.json written before the key existed
+    restored = configs.from_json_text(__import__("json").dumps(old))
+    assert restored.frame_skip is None
+    assert configs.run_defining_differences(restored, configs.make_config("fast")) == []
+
+
+@pytest.mark.parametrize("text, value", [("4", 4), ("none", None), ("null", None), ("", None), (3, 3), (None, None)])
+def test_frame_skip_takes_a_whole_number_or_none(text, value):
+    assert configs.convert_value("frame_skip", text) == value
+
+
+@pytest.mark.parametrize("item, fragment", [("frame_skip=abc", "frame_skip must be a whole number, or none"),
+                                            ("frame_skip=2.5", "frame_skip must be a whole number, or none")])
+def test_bad_frame_skip_is_explained(item, fragment):
+    with pytest.raises(configs.ConfigError, match=fragment):
+        configs.make_config("fast", [item])
+    with pytest.raises(configs.ConfigError, match="frame_skip must be at least 1"):
+        configs.validate(configs.make_config("fast", ["frame_skip=0"]))
+
+
+def test_pong_preset_is_the_books_hyperparameters_on_the_references_env():
+    c = configs.make_config("pong")
+    assert (c.env_name, c.frame_skip, c.max_pool_frames, c.noop_max, c.fire_reset) == ("PongNoFrameskip-v4", 4, True,
+                                                                                       30, True)
+    assert (c.memory_limit, c.nb_steps_warmup, c.target_model_update, c.train_interval, c.batch_size) == (
+        100_000, 10_000, 1_000, 1, 32)
+    assert (c.epsilon_max, c.epsilon_min, c.epsilon_steps, c.learning_rate, c.gamma) == (1.0, 0.02, 100_000, 1e-4, 0.99)
+    assert c.delta_clip == float("inf") and not c.enable_double_dqn and not c.enable_dueling_network

@@ -75,12 +75,43 @@ def test_max_pool_frames_repeats_the_action_and_pools_the_last_two_frames():
 
 
 @pytest.mark.parametrize("name, fragment", [
-    ("Breakout-v4", "skips 2 to 4 frames at random"),
-    ("BreakoutNoFrameskip-v4", "steps one frame at a time"),
+    ("Breakout-v4", "skips 2 to 4 frames at random; set frame_skip=4"),
+    ("BreakoutNoFrameskip-v4", "steps one frame at a time; set frame_skip=4"),
 ])
 def test_max_pool_frames_refuses_names_whose_meaning_it_would_change(name, fragment):
     with pytest.raises(envs.EnvNameError, match=fragment):
         envs.make_env(name, max_pool_frames=True)
+    envs.make_env(name, max_pool_frames=True, frame_skip=4).close()  # what the message asks for works
+
+
+def test_noframeskip_with_frame_skip_4_is_the_deterministic_env():
+    """PongNoFrameskip-v4 + frame_skip=4 (CleanRL's and the book's env) plays frame for frame like
+    PongDeterministic-v4: 4 frames per step, max-pooled, no sticky actions, same no-op starts."""
+    made = [envs.make_env(name, obs_type="grayscale", noop_max=30, max_pool_frames=True, frame_skip=skip)
+            for name, skip in (("PongNoFrameskip-v4", 4), ("PongDeterministic-v4", None))]
+    starts = [env.reset(seed=7) for env in made]
+    np.testing.assert_array_equal(starts[0][0], starts[1][0])
+    assert starts[0][1]["episode_frame_number"] == starts[1][1]["episode_frame_number"] > 0
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        action = int(rng.integers(6))
+        (a, ra, ta, *_), (b, rb, tb, *_) = (env.step(action) for env in made)
+        np.testing.assert_array_equal(a, b)
+        assert (ra, ta) == (rb, tb)
+    frames = made[0].unwrapped.ale.getEpisodeFrameNumber()
+    assert frames == made[1].unwrapped.ale.getEpisodeFrameNumber() >= 4 * 300
+    for env in made:
+        env.close()
+
+
+def test_frame_skip_without_pooling_sets_the_ale_frameskip():
+    env = envs.make_env("PongNoFrameskip-v4", frame_skip=3)
+    assert env.spec.kwargs["frameskip"] == 3 and env.spec.kwargs["repeat_action_probability"] == 0.0
+    env.reset(seed=0)
+    env.step(0)
+    assert env.unwrapped.ale.getEpisodeFrameNumber() == 3
+    with pytest.raises(envs.EnvNameError, match="frame_skip must be a whole number of frames >= 1"):
+        envs.make_env("PongNoFrameskip-v4", frame_skip=0)
 
 
 def test_noop_starts_vary_and_come_from_the_envs_own_generator():
