@@ -116,7 +116,7 @@ def main(argv=None):
     hours, segments = wall_clock(read_log(folder.segments_path))
     if segments:
         steps = sum(end - start for start, end, _ in segments)
-        print(f"\nsegments (start step -> last checkpoint, hours): "
+        print("\nsegments (start step -> last checkpoint, hours): "
               + "; ".join(f"{s:,} -> {e:,}, {h:.2f} h" for s, e, h in segments))
         print(f"{steps:,} steps in {hours:.2f} h of segments: {steps / max(hours * 3600, 1e-9):.0f} steps/s "
               "including evaluation and checkpoints")

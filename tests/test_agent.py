@@ -5,7 +5,7 @@ from rl.agents.dqn import DQNAgent
 from rl.memory import SequentialMemory
 
 from dqnkit import configs
-from dqnkit.agent import FastDQNAgent, build_agent
+from dqnkit.agent import build_agent
 from dqnkit.memory import RingMemory
 from dqnkit.model import build_mnih2015_model
 from frames import breakout_transitions

@@ -3,7 +3,7 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 
 def test_benchmark_quick_prints_every_row():

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q", "episode_time", "sps"}
 

@@ -117,3 +117,21 @@ def test_pong_preset_is_the_books_hyperparameters_on_the_references_env():
         100_000, 10_000, 1_000, 1, 32)
     assert (c.epsilon_max, c.epsilon_min, c.epsilon_steps, c.learning_rate, c.gamma) == (1.0, 0.02, 100_000, 1e-4, 0.99)
     assert c.delta_clip == float("inf") and not c.enable_double_dqn and not c.enable_dueling_network
+
+
+def test_a_saved_config_naming_no_preset_reads_as_custom_everywhere():
+    from dqnkit.run_folder import default_run_dir
+
+    config = configs.from_json_text('{"seed": 5, "gamma": 0.98}')  # config.json written by hand
+    assert config.preset == configs.CUSTOM == "custom" and config.gamma == 0.98
+    assert configs.from_saved({"seed": 5, "gamma": 0.98}) == config  # what a checkpoint's copy gives
+    assert default_run_dir(config) == "runs/BreakoutDeterministic-v4-custom-seed5"
+    with pytest.raises(configs.ConfigError, match="keys this version does not know: nope"):
+        configs.from_saved({"nope": 1})
+
+
+def test_compose_applies_overrides_then_sets_and_checks_the_env():
+    config = configs.compose(configs.make_config("smoke"), {"gamma": 0.9, "seed": 3}, ["gamma=0.8"])
+    assert (config.gamma, config.seed) == (0.8, 3)
+    with pytest.raises(Exception, match="steps one frame at a time; set frame_skip=4"):
+        configs.compose(configs.make_config("smoke"), {"env_name": "PongNoFrameskip-v4"}, ["max_pool_frames=true"])

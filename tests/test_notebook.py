@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 NOTEBOOK = os.path.join(REPO_ROOT, "colab", "dqn_breakout.ipynb")
 FAKE_COLAB = os.path.join(REPO_ROOT, "tests", "fake_colab")

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from conftest import CLI, REPO_ROOT, run_cli
-from dqnkit.runlog import continuity_problems, is_wall_clock_field, read_log
+from helpers import CLI, REPO_ROOT, log_without_wall_clock, run_cli
+from dqnkit.runlog import continuity_problems, read_log
 
 PLAIN_SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
 EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=true", "fire_reset=true",
@@ -28,9 +28,6 @@ EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=tr
 SMOKE = PLAIN_SMOKE + [arg for option in EVERY_OPTION for arg in ("--set", option)]
 
 
-def log_without_wall_clock(run_dir):
-    lines = (run_dir / "log.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if not is_wall_clock_field(k)} for line in lines]
 
 
 def tensorboard_scalars(run_dir):

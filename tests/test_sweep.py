@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT, log_without_wall_clock
 
 SWEEP = os.path.join(REPO_ROOT, "experiments", "sweep.py")
 SPEC = ["--config", "smoke", "--set", "total_steps=1200", "--set", "video=false", "--set", "checkpoint_every=400"]
@@ -25,9 +25,6 @@ def sweep(*args, check=True, **kwargs):
     return result
 
 
-def log_without_wall_clock(run_dir):
-    return [{k: v for k, v in json.loads(line).items() if k not in ("episode_time", "sps")}
-            for line in open(os.path.join(run_dir, "log.jsonl"))]
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def test_test_mode_plays_the_shipped_agent_on_a_fresh_checkout(tmp_path):
     import subprocess
     import sys
 
-    from conftest import CLI, REPO_ROOT
+    from helpers import CLI, REPO_ROOT
 
     shipped = os.path.join(REPO_ROOT, "weights", "dqn_BreakoutDeterministic-v4_weights.h5")
     assert os.path.isfile(shipped) and os.path.isfile(shipped.replace("_weights.h5", "_config.json"))
@@ -68,7 +68,7 @@ def test_test_mode_plays_the_shipped_agent_on_a_fresh_checkout(tmp_path):
 
 
 def test_the_notebooks_watch_plays_the_shipped_agent_before_its_run_has_weights(tmp_path, capsys):
-    from conftest import REPO_ROOT
+    from helpers import REPO_ROOT
     from dqnkit import notebook
 
     played = notebook.watch(str(tmp_path / "new-run"), 1, checkout=REPO_ROOT)
@@ -83,7 +83,7 @@ def test_ship_weights_puts_a_runs_best_agent_where_test_mode_finds_it(tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO_ROOT, run_cli
+    from helpers import REPO_ROOT, run_cli
 
     ship = [sys.executable, os.path.join(REPO_ROOT, "experiments", "ship_weights.py")]
     run_dir, checkout = tmp_path / "run", tmp_path / "checkout"

@@ -337,17 +337,47 @@ def to_json(config):
     return json.dumps(to_dict(config), indent=2, sort_keys=False)
 
 
-def from_json_text(text):
-    """A config from config.json text; keys unknown to this version are reported, not dropped."""
-    data = json.loads(text)
+CUSTOM = "custom"  # the preset name of a saved config that names none (not made from a preset)
+
+
+def from_saved(data):
+    """The one reader of a saved config (config.json's, a checkpoint's, a shipped agent's):
+    keys this version does not know are refused, keys added since take their defaults (which
+    keep the saved run's meaning), every value is type-checked, and a config that names no
+    preset reads as ``custom``."""
     if not isinstance(data, dict):
-        raise ConfigError("config.json does not hold a JSON object")
-    config = default_config()
-    preset = data.pop("preset", "keras_rl")
+        raise ConfigError("a saved config must be a JSON object of config keys")
+    data = dict(data)
+    preset = data.pop("preset", CUSTOM)
     unknown = [k for k in data if k not in DEFAULTS]
     if unknown:
-        raise ConfigError(f"config.json has keys this version does not know: {', '.join(unknown)}")
+        raise ConfigError(f"the saved config has keys this version does not know: {', '.join(unknown)}")
+    config = default_config()
     for key, value in data.items():
         config[key] = convert_value(key, value)
     config.preset = preset
+    return config
+
+
+def from_json_text(text):
+    """A config from config.json text (see `from_saved`)."""
+    return from_saved(json.loads(text))
+
+
+def compose(base, overrides=None, sets=()):
+    """`base` (a preset's or a saved config) with `overrides` (a dict: the CLI's flags, the
+    notebook's parameters) and then `sets` (--set KEY=VALUE strings) applied, and validated:
+    the one way the CLI, the notebook and sweeps turn what a user asked for into a config."""
+    apply_overrides(base, overrides or {})
+    apply_overrides(base, list(sets))
+    return check_runnable(base)
+
+
+def check_runnable(config):
+    """`validate`, and the env name with its preprocessing (which needs gymnasium, so it is
+    imported only here, keeping --help instant). Returns the config."""
+    from dqnkit import envs
+
+    validate(config)
+    envs.check_preprocessing(config.env_name, config.max_pool_frames, config.get("frame_skip"))
     return config

@@ -25,10 +25,8 @@ def resolve_config(preset=None, run_dir=None, overrides=None, sets=()):
     """(config, run folder path). `overrides` is a dict (the CLI's --env-name, --seed, --video;
     the notebook's parameters), `sets` the --set KEY=VALUE strings; both are type-checked."""
     saved = RunFolder(run_dir).run_config() if run_dir else None
-    config = saved if saved is not None and not preset else configs.make_config(preset or DEFAULT_PRESET)
-    configs.apply_overrides(config, overrides or {})
-    configs.apply_overrides(config, list(sets))
-    configs.validate(config)
+    base = saved if saved is not None and not preset else configs.make_config(preset or DEFAULT_PRESET)
+    config = configs.compose(base, overrides, sets)
     return config, run_dir or default_run_dir(config)
 
 
@@ -74,10 +72,7 @@ def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=Non
     if shipped_config and not preset and not folder.has_config():
         # Play the shipped agent with the preprocessing and epsilon it was trained and evaluated with.
         with open(shipped_config, encoding="utf-8") as f:
-            config = configs.from_json_text(f.read())
-        configs.apply_overrides(config, overrides or {})
-        configs.apply_overrides(config, list(sets))
-        configs.validate(config)
+            config = configs.compose(configs.from_json_text(f.read()), overrides, sets)
         if not run_dir:
             folder = RunFolder(default_run_dir(config))
     return config, shipped_weights, folder.video_dir

@@ -27,7 +27,7 @@ class RunFolderError(UserFacingError):
 def default_run_dir(config, root="runs"):
     """runs/<env>-<preset>-seed<seed>: no timestamp, so a restart finds its own checkpoints."""
     env = config.env_name.replace("/", "_")
-    return os.path.join(root, f"{env}-{config.get('preset', 'custom')}-seed{config.seed}")
+    return os.path.join(root, f"{env}-{config.get('preset', configs.CUSTOM)}-seed{config.seed}")
 
 
 class RunFolder:
@@ -73,10 +73,7 @@ class RunFolder:
         step, data = Checkpointer(self.checkpoint_dir).latest_config()
         if data is None:
             return step, None
-        config = configs.default_config()
-        configs.apply_overrides(config, {k: v for k, v in data.items() if k != "preset"})
-        config.preset = data.get("preset", "custom")
-        return step, config
+        return step, configs.from_saved(data)
 
     def run_config(self):
         """This run's config, or None for a new run. The checkpoints' copy stands in for a

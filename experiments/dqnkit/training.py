@@ -254,8 +254,9 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
 
     The run folder is locked for the segment (``lock.py``): a second trainer stops at once.
     `on_checkpoint(step)` is called after each complete checkpoint (a sweep reports to Ray there)."""
-    configs.validate(config)
-    envs.check_preprocessing(config.env_name, config.max_pool_frames, config.get("frame_skip"))  # fails before anything is written
+    # Checked again here, before anything is written: a notebook may change keys of a config it
+    # built, and a script may call train() with a config made by hand.
+    configs.check_runnable(config)
     folder = RunFolder(run_dir)
     folder.ensure_writable()
     with RunLock(folder.path) as lock:
