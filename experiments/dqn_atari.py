@@ -15,6 +15,7 @@ import warnings
 
 from dqnkit import configs  # light: no TensorFlow yet, so --help is instant
 from dqnkit.errors import UserFacingError
+from dqnkit.stopping import Stopped
 
 MODES = ("train", "test", "plot")
 
@@ -103,6 +104,9 @@ def main(argv=None):
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"  # one line each
     try:
         run(args)
+    except Stopped as stopped:  # SIGINT or SIGTERM in train mode; a checkpoint being written was finished
+        print(f"\n{stopped.describe()}", file=sys.stderr)
+        return stopped.exit_code
     except KeyboardInterrupt:
         print("\nInterrupted. Run the same command again to resume from the last checkpoint.", file=sys.stderr)
         return 130

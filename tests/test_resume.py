@@ -28,8 +28,6 @@ EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=tr
 SMOKE = PLAIN_SMOKE + [arg for option in EVERY_OPTION for arg in ("--set", option)]
 
 
-
-
 def tensorboard_scalars(run_dir):
     """Every scalar of the run's TensorBoard files, as TensorBoard itself reads them (it drops
     points a killed segment logged after the checkpoint the next segment resumed from)."""
@@ -138,6 +136,63 @@ def test_killed_during_a_checkpoint_write_then_restarted(straight, tmp_path):
     assert not (run_dir / "checkpoints" / caught / "MANIFEST.json").exists()  # really half-written
     result = run_cli(*SMOKE, "--run-dir", run_dir)
     assert ("Resumed" in result.stdout) or ("Started" in result.stdout)
+    assert_same_run(run_dir, straight)
+
+
+def _one_stop_line(stderr, signal_name):
+    assert "Traceback" not in stderr, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("Stopped by")]
+    assert len(lines) == 1 and lines[0].startswith(f"Stopped by {signal_name} at step "), stderr[-3000:]
+    return lines[0]
+
+
+def test_sigterm_stops_with_one_line_releases_the_lock_and_the_run_resumes(straight, tmp_path):
+    """timeout, Slurm and docker stop send SIGTERM: handled like Ctrl-C, not a silent death."""
+    run_dir = tmp_path / "terminated"
+    process = subprocess.Popen([sys.executable, CLI, *SMOKE, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "log.jsonl").exists() or not (run_dir / "log.jsonl").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first game"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    _one_stop_line(stderr, "SIGTERM")
+    assert not (run_dir / "LOCK").exists()
+    resumed = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert "Took over" not in resumed.stdout  # there was no dead trainer's lock to take over
+    assert_same_run(run_dir, straight)
+
+
+def test_ctrl_c_during_a_checkpoint_write_lets_the_write_finish(straight, tmp_path):
+    run_dir = tmp_path / "interrupted-in-checkpoint"
+    process = subprocess.Popen([sys.executable, CLI, *SMOKE, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    caught = None
+    deadline = time.monotonic() + 300
+    while caught is None and process.poll() is None and time.monotonic() < deadline:
+        name = _checkpoint_being_written(run_dir)
+        if name is not None:
+            process.send_signal(signal.SIGSTOP)  # freeze it, then look: the manifest may have landed
+            if (run_dir / "checkpoints" / name / "MANIFEST.json").exists():
+                process.send_signal(signal.SIGCONT)
+                while _checkpoint_being_written(run_dir) == name:
+                    time.sleep(0.001)
+            else:
+                caught = name
+        time.sleep(0.001)
+    assert caught is not None, "the run ended before a checkpoint write could be interrupted"
+    process.send_signal(signal.SIGINT)  # arrives in the middle of the write ...
+    process.send_signal(signal.SIGCONT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT
+    assert (run_dir / "checkpoints" / caught / "MANIFEST.json").exists()  # ... which was finished
+    step = int(caught.split("-")[1])
+    assert f"resume from the checkpoint at step {step:,}" in _one_stop_line(stderr, "SIGINT")
+    assert not (run_dir / "LOCK").exists()
+    resumed = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert f"Resumed {run_dir} at step {step:,}" in resumed.stdout or step >= 2000
     assert_same_run(run_dir, straight)
 
 

@@ -43,6 +43,7 @@ from dqnkit.memory import RingMemory
 from dqnkit.progress import Progress
 from dqnkit.rngs import make_deterministic
 from dqnkit.run_folder import RunFolder
+from dqnkit.stopping import SignalGuard, Stopped
 from dqnkit.tensorboard_log import TensorBoardLog
 from processors import AtariProcessor
 
@@ -259,14 +260,14 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
     configs.check_runnable(config)
     folder = RunFolder(run_dir)
     folder.ensure_writable()
-    with RunLock(folder.path) as lock:
+    with SignalGuard() as signals, RunLock(folder.path) as lock:
         if lock.took_over is not None:
             print(f"Took over the lock of a trainer that is gone (pid {lock.took_over.get('pid', '?')} on "
                   f"{lock.took_over.get('host', '?')}).", file=stream or sys.stdout, flush=True)
-        return _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint)
+        return _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, signals)
 
 
-def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
+def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, signals):
     checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
     if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
         folder.check_same_run(config)
@@ -318,12 +319,18 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
     start_step = step
     recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
     next_summary = (step // config.log_interval + 1) * config.log_interval
+    last_checkpoint = resumed_step if resumed_step >= 0 else None
+    reached = step
     try:
         while step < stop_step:
             previous_step = step
             started = time.monotonic()
-            game = play_game(agent, env, processor, config.terminal_on_life_loss, step=step,
-                             on_step=lambda s, e=episode: progress.update(s, f"episode {e:,}"))
+            def on_step(s, e=episode):
+                nonlocal reached
+                reached = s  # where a signal finds the run, in the middle of a game
+                progress.update(s, f"episode {e:,}")
+
+            game = play_game(agent, env, processor, config.terminal_on_life_loss, step=step, on_step=on_step)
             step += game.steps
             record = _episode_record(episode, step, game, agent, time.monotonic() - started)
             episode_log.write(record)
@@ -337,18 +344,23 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint):
                 next_summary = (step // config.log_interval + 1) * config.log_interval
             evaluation_due = config.eval_every > 0 and step // config.eval_every > previous_step // config.eval_every
             if evaluation_due:
-                result = evaluator(agent, step)
+                result = evaluator(agent, step)  # a signal here stops it; a resumed run repeats it exactly
                 if board is not None:
                     board.evaluation(result)
                 progress.print(_eval_summary(result))
             if step >= stop_step or evaluation_due or \
                     step // config.checkpoint_every > previous_step // config.checkpoint_every:
-                if board is not None:
-                    board.flush()  # a complete checkpoint has its TensorBoard points on disk too
-                manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, folder, logs, manifest)
-                journal.checkpoint(step)
+                with signals.deferred():  # a signal now would throw this checkpoint away: finish it first
+                    if board is not None:
+                        board.flush()  # a complete checkpoint has its TensorBoard points on disk too
+                    manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, folder, logs, manifest)
+                    journal.checkpoint(step)
+                    last_checkpoint = step
                 if on_checkpoint is not None:
                     on_checkpoint(step)
+    except Stopped as stopped:
+        stopped.step, stopped.checkpoint_step = max(reached, step), last_checkpoint
+        raise
     finally:
         episode_log.close()
         journal.close()

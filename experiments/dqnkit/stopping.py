@@ -1,0 +1,86 @@
+"""Stopping a training segment by signal without losing a checkpoint or leaving the lock behind.
+
+Ctrl-C (SIGINT, also Colab's and Jupyter's stop button) and SIGTERM (``timeout``, Slurm,
+``docker stop``, a machine shutting down) both raise `Stopped` in the training loop, a
+``KeyboardInterrupt``, so the code that already handles Ctrl-C (the CLI, the notebook, the run
+lock's ``with`` block) handles SIGTERM the same way: one line, the lock released, a non-zero
+exit. Python's default for SIGTERM is to die on the spot, which skips all of that.
+
+A signal that arrives while a checkpoint is being written waits until the write is complete
+(`SignalGuard.deferred`): the write takes seconds, and interrupting it would throw away the
+newest checkpoint and every step since the one before.
+
+Handlers can only be installed in the main thread; elsewhere (a Ray trial's worker thread) the
+guard does nothing and stopping works as it did before.
+"""
+import signal
+import threading
+from contextlib import contextmanager
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during training. The loop fills in `step` (where it stopped)
+    and `checkpoint_step` (where the next segment resumes), for `describe`."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.step = None
+        self.checkpoint_step = None
+
+    @property
+    def exit_code(self):
+        return 128 + self.signum  # what a shell reports for a process ended by this signal
+
+    def describe(self):
+        name = signal.Signals(self.signum).name
+        if self.step is None:
+            return f"Stopped by {name}. Run the same command again to resume from the last checkpoint."
+        if self.checkpoint_step is None:
+            return (f"Stopped by {name} at step {self.step:,}, before the run's first checkpoint: the same command "
+                    "starts it again.")
+        redo = self.step - self.checkpoint_step
+        return (f"Stopped by {name} at step {self.step:,}. Run the same command again to resume from the checkpoint "
+                f"at step {self.checkpoint_step:,}" + (f" ({redo:,} steps are played again)." if redo else "."))
+
+
+class SignalGuard:
+    """While entered (in the main thread), SIGINT and SIGTERM raise `Stopped`, except inside
+    `deferred()`, which holds one back until its block has finished."""
+
+    def __init__(self):
+        self._previous = {}
+        self._deferring = 0
+        self._pending = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in HANDLED:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+        return False
+
+    def _on_signal(self, signum, _frame):
+        if self._deferring:
+            self._pending = signum
+            return
+        raise Stopped(signum)
+
+    @contextmanager
+    def deferred(self):
+        """Run the block to its end whatever signal arrives; raise `Stopped` after it if one did."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if not self._deferring and self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise Stopped(signum)
