@@ -34,15 +34,17 @@ class Stopped(KeyboardInterrupt):
     def exit_code(self):
         return 128 + self.signum  # what a shell reports for a process ended by this signal
 
-    def describe(self):
+    def describe(self, resume_with="Run the same command again"):
+        """One line: which signal, at which step, and how the run goes on (`resume_with` names
+        the user's way: the CLI's command, a notebook's cell)."""
         name = signal.Signals(self.signum).name
         if self.step is None:
-            return f"Stopped by {name}. Run the same command again to resume from the last checkpoint."
+            return f"Stopped by {name}. {resume_with} to resume from the last checkpoint."
         if self.checkpoint_step is None:
-            return (f"Stopped by {name} at step {self.step:,}, before the run's first checkpoint: the same command "
-                    "starts it again.")
+            return (f"Stopped by {name} at step {self.step:,}, before the run's first checkpoint: "
+                    f"{resume_with[0].lower() + resume_with[1:]} to start it again.")
         redo = self.step - self.checkpoint_step
-        return (f"Stopped by {name} at step {self.step:,}. Run the same command again to resume from the checkpoint "
+        return (f"Stopped by {name} at step {self.step:,}. {resume_with} to resume from the checkpoint "
                 f"at step {self.checkpoint_step:,}" + (f" ({redo:,} steps are played again)." if redo else "."))
 
 
