@@ -142,3 +142,36 @@ def test_fire_reset_launches_the_ball_at_the_start_and_after_every_lost_life():
     lives, game_over = _lives_after_noops(envs.make_env("BreakoutDeterministic-v4"), 3000)
     assert not game_over and set(lives) == {5}  # without FIRE the ball never comes
     assert not isinstance(envs.make_env("ALE/Freeway-v5", fire_reset=True), envs.FireOnLifeStart)  # no FIRE there
+
+
+@pytest.mark.parametrize("name, options", [
+    ("ALE/Breakout-v5", {}),  # sticky actions: ALE's RNG and its last action carry across the save
+    ("BreakoutDeterministic-v4", {"noop_max": 30, "max_pool_frames": True, "fire_reset": True}),
+    ("PongNoFrameskip-v4", {"noop_max": 30, "max_pool_frames": True, "fire_reset": True, "frame_skip": 4}),
+])
+def test_state_in_the_middle_of_a_game_round_trips(name, options):
+    """What a checkpoint at any step needs from the env: the rest of the game, frame for frame,
+    including the games that end (a step cut short by the game's end returns the max with the
+    previous step's frame, which the wrapper keeps)."""
+    actions = np.random.default_rng(3).integers(0, 4, size=4000)
+
+    def play_on(env, actions):
+        out = []
+        for action in actions:
+            observation, reward, terminated, truncated, _ = env.step(int(action))
+            out.append((observation.tobytes(), reward, terminated, envs.lives(env)))
+            if terminated or truncated:
+                observation, _ = env.reset()
+                out.append(("reset", observation.tobytes()))
+        return out
+
+    env = envs.make_env(name, obs_type="grayscale", **options)
+    env.reset(seed=11)
+    play_on(env, actions[:150])  # into the middle of the first game
+    saved = envs.save_env_state(env)
+    expected = play_on(env, actions[150:])
+    assert any(item[0] == "reset" for item in expected)  # the rest covers a game end and a new game
+
+    other = envs.make_env(name, obs_type="grayscale", **options)
+    envs.restore_env_state(other, saved, seed=999)  # another seed: only the saved state counts
+    assert play_on(other, actions[150:]) == expected

@@ -69,9 +69,10 @@ def test_two_segments_equal_one(straight, tmp_path):
     run_dir = tmp_path / "split"
     first = run_cli(*SMOKE, "--video", "--run-dir", run_dir, "--steps", "1000")
     assert "Started" in first.stdout
+    assert 1000 not in {r["step"] for r in read_log(straight / "log.jsonl")}  # so step 1,000 is inside a game
     first_videos = set(os.listdir(run_dir / "videos"))
     second = run_cli(*SMOKE, "--video", "--run-dir", run_dir)
-    assert "Resumed" in second.stdout
+    assert f"Resumed {run_dir} at step 1,000, in the middle of game" in second.stdout
     assert_same_run(run_dir, straight)
     episodes = len(log_without_wall_clock(run_dir))
     expected = {f"train-episode-{e}.mp4" for e in (0, 1, 8, 27) if e < episodes}
@@ -158,7 +159,9 @@ def test_sigterm_stops_with_one_line_releases_the_lock_and_the_run_resumes(strai
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM
-    _one_stop_line(stderr, "SIGTERM")
+    line = _one_stop_line(stderr, "SIGTERM")
+    stopped_at = int(line.split(" at step ")[1].split(".")[0].replace(",", ""))
+    assert line.endswith(f"resume from the checkpoint at step {stopped_at:,}.")  # that very step: nothing to redo
     assert not (run_dir / "LOCK").exists()
     resumed = run_cli(*SMOKE, "--run-dir", run_dir)
     assert "Took over" not in resumed.stdout  # there was no dead trainer's lock to take over
@@ -249,7 +252,8 @@ def test_schedule_keys_may_change_between_segments(straight, tmp_path):
     result = run_cli(*SMOKE, "--run-dir", run_dir, "--set", "total_steps=2600", "--set", "log_interval=250")
     assert "Resumed" in result.stdout
     after = log_without_wall_clock(run_dir)
-    assert after[: len(before)] == before and after[-1]["step"] >= 2600
+    assert after[: len(before)] == before and len(after) > len(before)
+    assert "Segment done: step 2,600 of 2,600" in result.stdout  # exactly there, in the middle of a game or not
     assert json.loads((run_dir / "config.json").read_text())["total_steps"] == 2600
 
 

@@ -39,9 +39,9 @@ DEFAULTS = {
     "fire_reset": (False, "press FIRE at the start of a game and after each lost life, in games that have a FIRE action"),
     # -- schedule: may change between segments of one run -----------------------------------------
     "total_steps": (1_750_000, "agent steps the whole run trains for"),
-    "checkpoint_every": (250_000, "agent steps between checkpoints (taken at the next episode end)"),
+    "checkpoint_every": (250_000, "agent steps between checkpoints (at that exact step, in the middle of a game or not)"),
     "keep_checkpoints": (2, "complete checkpoints kept on disk; older ones are deleted"),
-    "eval_every": (250_000, "agent steps between evaluations (at the next episode end, then a checkpoint); 0: never"),
+    "eval_every": (250_000, "agent steps between evaluations (at that exact step, then a checkpoint); 0: never"),
     "eval_episodes": (10, "games played at epsilon_test in each evaluation, on an env of their own"),
     "log_interval": (10_000, "agent steps between summary lines on the console"),
     "video": (True, "record training episodes 0, 1, 8, 27, ..., 729, then every 1000th, to videos/"),

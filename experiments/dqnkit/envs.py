@@ -181,13 +181,24 @@ class FireOnLifeStart(gym.Wrapper):
 
 
 def save_env_state(env):
-    """The env's state between two episodes, as plain data: ALE's RNG and the wrapper's numpy RNG.
+    """The env's whole state at any step, as plain data (bytes, arrays, JSON-able values).
 
-    Taken at an episode boundary it is all the next episode depends on (sticky actions and a
-    random frameskip draw from these two generators)."""
+    ALE's emulator state with its RNG (sticky actions) and the env's numpy RNG (no-op starts, a
+    random frame skip) are all the next game depends on between games. In the middle of a game
+    the wrappers' own fields count too: `AtariPreprocessing`'s two max-pool frames (a step that
+    ends the game early returns the max with the previous step's frame), its lives and game-over
+    flags, and `FireOnLifeStart`'s lives. Checkpoints written before mid-game saves existed hold
+    no ``wrappers`` entry: they were taken between games, where a reset sets every field."""
     atari = env.unwrapped
     ale_state = atari.ale.cloneState(include_rng=True).serialize()
-    return {"ale_state": ale_state, "np_random": atari.np_random.bit_generator.state}
+    wrappers = {}
+    for wrapper in _wrappers(env):
+        if isinstance(wrapper, AtariPreprocessing):
+            wrappers["preprocessing"] = {"lives": int(wrapper.lives), "game_over": bool(wrapper.game_over),
+                                         "obs_buffer": [frame.copy() for frame in wrapper.obs_buffer]}
+        elif isinstance(wrapper, FireOnLifeStart):
+            wrappers["fire_on_life_start"] = {"lives": int(wrapper._lives)}
+    return {"ale_state": ale_state, "np_random": atari.np_random.bit_generator.state, "wrappers": wrappers}
 
 
 def restore_env_state(env, saved, seed):
@@ -196,3 +207,21 @@ def restore_env_state(env, saved, seed):
     atari = env.unwrapped
     atari.ale.restoreState(ale_py.ALEState(saved["ale_state"]))
     atari.np_random.bit_generator.state = saved["np_random"]
+    wrappers = saved.get("wrappers") or {}
+    for wrapper in _wrappers(env):
+        if isinstance(wrapper, AtariPreprocessing) and "preprocessing" in wrappers:
+            state = wrappers["preprocessing"]
+            wrapper.lives, wrapper.game_over = state["lives"], state["game_over"]
+            for frame, kept in zip(wrapper.obs_buffer, state["obs_buffer"]):
+                frame[...] = kept
+        elif isinstance(wrapper, FireOnLifeStart) and "fire_on_life_start" in wrappers:
+            wrapper._lives = wrappers["fire_on_life_start"]["lives"]
+
+
+def _wrappers(env):
+    """`env` and every wrapper below it, outermost first."""
+    while True:
+        yield env
+        if not hasattr(env, "env"):
+            return
+        env = env.env

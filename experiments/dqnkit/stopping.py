@@ -6,9 +6,10 @@ Ctrl-C (SIGINT, also Colab's and Jupyter's stop button) and SIGTERM (``timeout``
 lock's ``with`` block) handles SIGTERM the same way: one line, the lock released, a non-zero
 exit. Python's default for SIGTERM is to die on the spot, which skips all of that.
 
+In the training loop a signal is acted on between two agent steps: the loop writes a checkpoint
+at that step (checkpoints hold a game in progress, so nothing is played again) and then stops.
 A signal that arrives while a checkpoint is being written waits until the write is complete
-(`SignalGuard.deferred`): the write takes seconds, and interrupting it would throw away the
-newest checkpoint and every step since the one before.
+(`SignalGuard.deferred`): interrupting it would throw away the newest checkpoint.
 
 Handlers can only be installed in the main thread; elsewhere (a Ray trial's worker thread) the
 guard does nothing and stopping works as it did before.
@@ -49,13 +50,19 @@ class Stopped(KeyboardInterrupt):
 
 
 class SignalGuard:
-    """While entered (in the main thread), SIGINT and SIGTERM raise `Stopped`, except inside
-    `deferred()`, which holds one back until its block has finished."""
+    """While entered (in the main thread), SIGINT and SIGTERM raise `Stopped` at once, except:
+
+    - inside `polled()` (the training loop) a signal only sets `pending`, which the loop reads
+      after every step: it then writes a checkpoint at that step and raises `Stopped` itself. A
+      second signal while one is pending raises at once (an impatient second Ctrl-C);
+    - inside `deferred()` (a checkpoint write) nothing is raised until the block has finished.
+    """
 
     def __init__(self):
         self._previous = {}
         self._deferring = 0
-        self._pending = None
+        self._polling = False
+        self.pending = None  # the signal number the loop has yet to act on
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -70,19 +77,29 @@ class SignalGuard:
         return False
 
     def _on_signal(self, signum, _frame):
-        if self._deferring:
-            self._pending = signum
+        if self._deferring or (self._polling and self.pending is None):
+            self.pending = signum
             return
         raise Stopped(signum)
 
     @contextmanager
+    def polled(self):
+        """Signals become `pending` for the block's own code to act on."""
+        self._polling = True
+        try:
+            yield self
+        finally:
+            self._polling = False
+
+    @contextmanager
     def deferred(self):
-        """Run the block to its end whatever signal arrives; raise `Stopped` after it if one did."""
+        """Run the block to its end whatever signal arrives; outside `polled`, raise `Stopped`
+        after it if one did."""
         self._deferring += 1
         try:
             yield
         finally:
             self._deferring -= 1
-        if not self._deferring and self._pending is not None:
-            signum, self._pending = self._pending, None
+        if not self._deferring and not self._polling and self.pending is not None:
+            signum, self.pending = self.pending, None
             raise Stopped(signum)

@@ -6,13 +6,14 @@ every ``config.checkpoint_every`` steps and at the end. Our loop, not ``Agent.fi
 global step (a Python int) and sets ``agent.step`` from it, so epsilon, warm-up and target
 updates continue where they were.
 
-Where a segment may end: checkpoints are taken only between games - at the first game end at
-or after each multiple of ``checkpoint_every`` and of ``eval_every`` (after the evaluation), and
-at the first game end at or after the segment's last step. Between games the next one depends
-only on the saved state (RNGs, ALE state, memory, weights), which is what makes a resumed run
-step-for-step identical to one that never stopped. The price: a segment can overrun its target
-by one game. (With ``terminal_on_life_loss`` a game holds several of the agent's episodes; the
-log, the episode count and the checkpoints follow whole games.)
+Checkpoints at any step: a checkpoint holds the game in progress - the env's state (ALE's
+emulator with its RNG, the wrappers' fields), the agent's window of recent frames, the current
+observation and the game's score, length and losses so far - so it is taken exactly at every
+multiple of ``checkpoint_every`` and ``eval_every`` (after the evaluation), at the segment's last
+step, and when SIGINT or SIGTERM arrives (``stopping.py``), whether or not a game is running.
+A resumed run is step-for-step identical to one that never stopped. (Before this, checkpoints
+waited for the end of a game; such checkpoints still load. With ``terminal_on_life_loss`` a game
+holds several of the agent's episodes; the log and the episode count follow whole games.)
 
 Evaluation plays on an env of its own with a seed derived from the run's seed and the step, and
 puts the global RNGs back afterwards: it changes nothing in training, and a resumed run repeats
@@ -76,25 +77,41 @@ class TestResult:
 
 
 # -- what a checkpoint holds ----------------------------------------------------------------------
-def bundle(agent, env, config, step, episode):
+def bundle(agent, env, config, step, episode, game=None):
     """A checkpoint's arrays and JSON state, assembled from each owner's own state: the agent's
-    (weights, optimizer, step), the memory's sampler, the env's, the global generators', and the
-    run's counters and config. (The memory's entries are written by the checkpointer.)"""
+    (weights, optimizer, step), the memory's sampler, the env's, the global generators', the
+    game in progress if there is one, and the run's counters and config. (The memory's entries
+    are written by the checkpointer.)"""
     agent_arrays, agent_state = agent.get_state()
     rng_arrays, rng_state = rngs.get_state()
     env_state = envs.save_env_state(env)
     arrays = {**agent_arrays, **rng_arrays, "ale_state": np.frombuffer(env_state["ale_state"], dtype=np.uint8)}
+    wrappers = env_state["wrappers"]
+    if "preprocessing" in wrappers:  # its two max-pool frames are arrays; the rest is JSON
+        for i, frame in enumerate(wrappers["preprocessing"].pop("obs_buffer")):
+            arrays[f"env_obs_buffer_{i}"] = frame
     state = {"step": step, "episode": episode, **rng_state, "memory_rng": agent.memory.get_state()["rng"],
-             "env_np_random": env_state["np_random"], "config": configs.to_dict(config)}
+             "env_np_random": env_state["np_random"], "env_wrappers": wrappers, "config": configs.to_dict(config)}
+    if game is not None:
+        game_arrays, state["game"] = game.get_state()
+        arrays.update({f"game_{name}": value for name, value in game_arrays.items()})
     return arrays, state
 
 
 def unbundle(agent, env, arrays, state, seed):
-    """Give each owner back its part of a checkpoint made by `bundle`."""
+    """Give each owner back its part of a checkpoint made by `bundle`. Returns the game state
+    (arrays, JSON) when the checkpoint was taken in the middle of a game, else None."""
     agent.set_state(arrays, {"step": state["step"]})
     rngs.set_state(arrays, state)
     agent.memory.set_state({"rng": state["memory_rng"]})
-    envs.restore_env_state(env, {"ale_state": arrays["ale_state"].tobytes(), "np_random": state["env_np_random"]}, seed)
+    wrappers = state.get("env_wrappers", {})
+    if "preprocessing" in wrappers:
+        wrappers["preprocessing"]["obs_buffer"] = [arrays[k] for k in sorted(arrays) if k.startswith("env_obs_buffer_")]
+    envs.restore_env_state(env, {"ale_state": arrays["ale_state"].tobytes(), "np_random": state["env_np_random"],
+                                 "wrappers": wrappers}, seed)
+    if "game" not in state:
+        return None
+    return {k[len("game_"):]: v for k, v in arrays.items() if k.startswith("game_")}, state["game"]
 
 
 class WeightsError(UserFacingError):
@@ -147,49 +164,99 @@ class GameResult:
     mean_qs: list
 
 
-def play_game(agent, env, processor, terminal_on_life_loss=False, step=0, on_step=None):
-    """Play one whole game the way keras-rl2's ``Agent.fit`` (``agent.training``) or
-    ``Agent.test`` steps an episode, from ``env.reset()`` to the game's end.
+class Game:
+    """One whole game, stepped the way keras-rl2's ``Agent.fit`` (``agent.training``) or
+    ``Agent.test`` steps an episode, one agent step per `step` call, so that the training loop
+    can evaluate, checkpoint or stop between any two steps of a game.
 
     With `terminal_on_life_loss` every lost life ends the *agent's* episode - its memory records
-    a terminal and its window of frames starts again - while the game goes on. In training,
-    ``agent.step`` follows the global step, starting at `step`; `on_step(step)` is called after
-    every agent step."""
-    agent.reset_states()
-    observation, _ = env.reset()
-    observation = processor.process_observation(observation)
-    lives_left = envs.lives(env)
-    mean_q_index = agent.metrics_names.index("mean_q") if agent.training else None
-    result = GameResult(score=0.0, steps=0, losses=[], mean_qs=[])
-    game_over = False
-    while not game_over:
+    a terminal and its window of frames starts again - while the game goes on.
+
+    Between two steps the game is: the current (processed) observation, the lives left, the
+    score, length, losses and Q-values so far, and the agent's window of recent frames (kept by
+    its memory). `get_state`/`set_state` save and restore exactly that."""
+
+    def __init__(self, agent, env, processor, terminal_on_life_loss=False):
+        self.agent, self.env, self.processor = agent, env, processor
+        self.terminal_on_life_loss = terminal_on_life_loss
+        self.result = GameResult(score=0.0, steps=0, losses=[], mean_qs=[])
+        self.observation = None
+        self.lives_left = 0
+        self._mean_q_index = agent.metrics_names.index("mean_q") if agent.training else None
+
+    def start(self):
+        self.agent.reset_states()
+        observation, _ = self.env.reset()
+        self.observation = self.processor.process_observation(observation)
+        self.lives_left = envs.lives(self.env)
+        return self
+
+    def step(self, step=0):
+        """Play one agent step; `step` is the global step count before it (training sets
+        ``agent.step`` from it). Returns True when the game is over."""
+        agent = self.agent
         if agent.training:
             agent.step = step
-        action = agent.forward(observation)
-        raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
-        observation = processor.process_observation(raw_observation)
+        action = agent.forward(self.observation)
+        raw_observation, raw_reward, terminated, truncated, _ = self.env.step(action)
+        observation = self.processor.process_observation(raw_observation)
         game_over = terminated or truncated
-        lives_now = envs.lives(env)
-        life_lost, lives_left = lives_now < lives_left, lives_now
-        episode_over = game_over or (terminal_on_life_loss and life_lost)
-        metrics = agent.backward(processor.process_reward(raw_reward), terminal=episode_over)
+        lives_now = envs.lives(self.env)
+        life_lost, self.lives_left = lives_now < self.lives_left, lives_now
+        episode_over = game_over or (self.terminal_on_life_loss and life_lost)
+        metrics = agent.backward(self.processor.process_reward(raw_reward), terminal=episode_over)
         if agent.training and not math.isnan(metrics[0]):
-            result.losses.append(float(metrics[0]))
-            result.mean_qs.append(float(metrics[mean_q_index]))
-        result.score += float(raw_reward)
-        result.steps += 1
-        step += 1
-        if on_step is not None:
-            on_step(step)
+            self.result.losses.append(float(metrics[0]))
+            self.result.mean_qs.append(float(metrics[self._mean_q_index]))
+        self.result.score += float(raw_reward)
+        self.result.steps += 1
         if episode_over:
             # As in Agent.fit: one more forward/backward so the last observation enters the memory.
             if agent.training:
-                agent.step = step
+                agent.step = step + 1
             agent.forward(observation)
             agent.backward(0.0, terminal=False)
             if not game_over:
                 agent.reset_states()
-    return result
+        self.observation = observation
+        return game_over
+
+    def get_state(self):
+        """(arrays, JSON-able dict) of the game between two steps (the env's state is the env's)."""
+        memory = self.agent.memory
+        arrays = {"observation": np.asarray(self.observation)}
+        for i, frame in enumerate(memory.recent_observations):
+            arrays[f"window_{i:03d}"] = np.asarray(frame)
+        return arrays, {"lives_left": int(self.lives_left), "score": self.result.score, "steps": self.result.steps,
+                        "losses": list(self.result.losses), "mean_qs": list(self.result.mean_qs),
+                        "window_terminals": [bool(t) for t in memory.recent_terminals]}
+
+    def set_state(self, arrays, state):
+        """Undo `get_state` (on an env whose own state has been restored)."""
+        memory = self.agent.memory
+        self.agent.reset_states()
+        self.observation = arrays["observation"]
+        self.lives_left = state["lives_left"]
+        self.result = GameResult(score=state["score"], steps=state["steps"], losses=list(state["losses"]),
+                                 mean_qs=list(state["mean_qs"]))
+        memory.recent_observations.clear()
+        memory.recent_observations.extend(arrays[k] for k in sorted(arrays) if k.startswith("window_"))
+        memory.recent_terminals.clear()
+        memory.recent_terminals.extend(state["window_terminals"])
+        return self
+
+
+def play_game(agent, env, processor, terminal_on_life_loss=False, step=0, on_step=None):
+    """Play one whole game from ``env.reset()`` to its end; in training from global step `step`,
+    calling `on_step(step)` after every agent step. Returns its `GameResult`."""
+    game = Game(agent, env, processor, terminal_on_life_loss).start()
+    while True:
+        over = game.step(step)
+        step += 1
+        if on_step is not None:
+            on_step(step)
+        if over:
+            return game.result
 
 
 def build_player(config, nb_actions):
@@ -282,9 +349,10 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
     step, episode = 0, 0
     resumed_step, manifest = checkpointer.latest_complete()
     logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
+    saved_game = None
     if resumed_step is not None:
         arrays, state, saved_logs = checkpointer.load(resumed_step, manifest, agent.memory)
-        unbundle(agent, base_env, arrays, state, config.seed)
+        saved_game = unbundle(agent, base_env, arrays, state, config.seed)
         step, episode = state["step"], state["episode"]
         for name, path in logs.items():  # drop what was logged after this checkpoint
             write_atomic(path, saved_logs.get(name, b""))
@@ -296,11 +364,15 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
     stop_step = config.total_steps if steps is None else min(config.total_steps, step + int(steps))
     env = base_env
     if config.video:
-        env = video.record_episodes(base_env, folder.video_dir, "train", first_episode=episode)
+        # Videos are numbered by game: the next reset starts game `episode`, or the one after
+        # the game in progress. (A recording cut by a stop keeps the part before it.)
+        next_game = episode + (saved_game is not None)
+        env = video.record_episodes(base_env, folder.video_dir, "train", first_episode=next_game)
 
     progress = Progress(config.total_steps, initial=step, stream=stream, mode=progress_mode)
     if resumed_step >= 0:
-        progress.print(f"Resumed {folder.path} at step {step:,}, episode {episode:,}.")
+        within = f", in the middle of game {episode:,}" if saved_game is not None else f", episode {episode:,}"
+        progress.print(f"Resumed {folder.path} at step {step:,}{within}.")
     else:
         progress.print(f"Started {folder.path}.")
     if step >= stop_step:
@@ -315,51 +387,56 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         if config.tensorboard else None
     evaluator = Evaluator(config, folder, base_env.action_space.n, processor)
     agent.training = True
-    start_time = time.monotonic()
+    game = None
+    if saved_game is not None:
+        game = Game(agent, env, processor, config.terminal_on_life_loss).set_state(*saved_game)
+    game_started = start_time = time.monotonic()
     start_step = step
     recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
     next_summary = (step // config.log_interval + 1) * config.log_interval
     last_checkpoint = resumed_step if resumed_step >= 0 else None
-    reached = step
     try:
-        while step < stop_step:
-            previous_step = step
-            started = time.monotonic()
-            def on_step(s, e=episode):
-                nonlocal reached
-                reached = s  # where a signal finds the run, in the middle of a game
-                progress.update(s, f"episode {e:,}")
-
-            game = play_game(agent, env, processor, config.terminal_on_life_loss, step=step, on_step=on_step)
-            step += game.steps
-            record = _episode_record(episode, step, game, agent, time.monotonic() - started)
-            episode_log.write(record)
-            if board is not None:
-                board.game(record)
-            episode += 1
-            recent_scores = (recent_scores + [record["reward"]])[-20:]
-            video.finish_episode_video(env)
-            if step >= next_summary or step >= stop_step:
-                progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time, start_step))
-                next_summary = (step // config.log_interval + 1) * config.log_interval
-            evaluation_due = config.eval_every > 0 and step // config.eval_every > previous_step // config.eval_every
-            if evaluation_due:
-                result = evaluator(agent, step)  # a signal here stops it; a resumed run repeats it exactly
-                if board is not None:
-                    board.evaluation(result)
-                progress.print(_eval_summary(result))
-            if step >= stop_step or evaluation_due or \
-                    step // config.checkpoint_every > previous_step // config.checkpoint_every:
-                with signals.deferred():  # a signal now would throw this checkpoint away: finish it first
+        with signals.polled():
+            while step < stop_step:
+                if game is None:
+                    game = Game(agent, env, processor, config.terminal_on_life_loss).start()
+                    game_started = time.monotonic()
+                game_over = game.step(step)
+                step += 1
+                progress.update(step, f"episode {episode:,}")
+                if game_over:
+                    record = _episode_record(episode, step, game.result, agent, time.monotonic() - game_started)
+                    episode_log.write(record)
                     if board is not None:
-                        board.flush()  # a complete checkpoint has its TensorBoard points on disk too
-                    manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, folder, logs, manifest)
-                    journal.checkpoint(step)
-                    last_checkpoint = step
-                if on_checkpoint is not None:
-                    on_checkpoint(step)
+                        board.game(record)
+                    episode += 1
+                    game = None
+                    recent_scores = (recent_scores + [record["reward"]])[-20:]
+                    video.finish_episode_video(env)
+                    if step >= next_summary:
+                        progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time,
+                                                start_step))
+                        next_summary = (step // config.log_interval + 1) * config.log_interval
+                evaluation_due = config.eval_every > 0 and step % config.eval_every == 0
+                if evaluation_due:
+                    result = evaluator(agent, step)  # its own env and player; training's state is untouched
+                    if board is not None:
+                        board.evaluation(result)
+                    progress.print(_eval_summary(result))
+                if step >= stop_step or evaluation_due or step % config.checkpoint_every == 0 or signals.pending:
+                    with signals.deferred():  # a signal now would throw this checkpoint away: finish it first
+                        if board is not None:
+                            board.flush()  # a complete checkpoint has its TensorBoard points on disk too
+                        manifest = _checkpoint(checkpointer, agent, base_env, config, step, episode, game, folder,
+                                               logs, manifest)
+                        journal.checkpoint(step)
+                        last_checkpoint = step
+                    if on_checkpoint is not None:
+                        on_checkpoint(step)
+                if signals.pending:
+                    raise Stopped(signals.pending)
     except Stopped as stopped:
-        stopped.step, stopped.checkpoint_step = max(reached, step), last_checkpoint
+        stopped.step, stopped.checkpoint_step = step, last_checkpoint
         raise
     finally:
         episode_log.close()
@@ -384,8 +461,8 @@ def _episode_record(episode, step, game, agent, seconds):
     }
 
 
-def _checkpoint(checkpointer, agent, env, config, step, episode, folder, logs, previous_manifest):
-    arrays, state = bundle(agent, env, config, step, episode)
+def _checkpoint(checkpointer, agent, env, config, step, episode, game, folder, logs, previous_manifest):
+    arrays, state = bundle(agent, env, config, step, episode, game)
     manifest = checkpointer.save(step, arrays, state, logs, agent.memory, previous_manifest)
     save_weights_atomic(agent, folder.weights_path)
     return manifest
