@@ -1,0 +1,78 @@
+"""What a running sweep prints: a line when a trial starts, is restarted, ends or fails, as Ray
+Tune's driver learns of it (a ``ray.tune.Callback``; Ray's own progress output is switched off
+by the runner)::
+
+    22:10:03  start    BreakoutDeterministic-v4-seed1: step 0 -> 1,200
+    22:10:03  start    BreakoutDeterministic-v4-seed2: step 0 -> 1,200
+    22:11:02  failed   BreakoutDeterministic-v4-seed2 (...: the actor died ...); Ray restarts it (restart 1 of 3)
+    22:11:09  restart  BreakoutDeterministic-v4-seed2 from its checkpoint at step 800 -> 1,200
+    22:11:40  end      BreakoutDeterministic-v4-seed1 at step 1,204: eval mean 1.40 (1 of 2 trials ended)
+"""
+import sys
+import time
+
+from ray import tune
+
+from dqnkit.sweep_plan import checkpointed_step
+from dqnkit.sweep_report import LAST_GAMES
+
+
+class SweepProgress(tune.Callback):
+    """Prints a line per trial start, restart, end and failure to `stream` (default stdout)."""
+
+    def __init__(self, trials, max_failures, stream=None):
+        self.trials = {trial.name: trial for trial in trials}
+        self.max_failures = max_failures
+        self.stream = stream
+        self.ended = 0
+
+    def _print(self, event, text):
+        print(f"{time.strftime('%H:%M:%S')}  {event:<8} {text}", file=self.stream or sys.stdout, flush=True)
+
+    @staticmethod
+    def _name(ray_trial):
+        return ray_trial.config["trial"]["name"]
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        planned = self.trials[self._name(trial)]
+        if trial.num_failures:
+            # The run folder, not Ray's last report, says where the restart resumes: a
+            # checkpoint written just before the process died may not have been reported.
+            at = checkpointed_step(planned.folder)
+            self._print("restart", f"{planned.name} from its checkpoint at step {at:,} -> {planned.target_step:,}")
+        else:
+            self._print("start", f"{planned.name}: step {planned.start_step:,} -> {planned.target_step:,}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.ended += 1
+        result = trial.last_result or {}
+        if result.get("eval_mean") is not None:
+            score = f"eval mean {result['eval_mean']:.2f}"
+        elif result.get("last_games_mean") is not None:
+            score = f"mean of its last {min(LAST_GAMES, result['games'])} games {result['last_games_mean']:.2f}"
+        else:
+            score = "no games yet"
+        self._print("end", f"{self._name(trial)} at step {result.get('checkpoint_step', 0):,}: {score} "
+                           f"({self.ended} of {len(self.trials)} trials ended)")
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self._print("failed", f"{self._name(trial)} ({_error_line(trial)}); Ray restarts it "
+                              f"(restart {trial.num_failures} of {self.max_failures})")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.ended += 1
+        self._print("failed", f"{self._name(trial)} for good after {self.max_failures} restarts "
+                              f"({_error_line(trial)}); its traceback: {trial.error_file or 'not saved'} "
+                              f"({self.ended} of {len(self.trials)} trials ended)")
+
+
+def _error_line(trial, limit=160):
+    """The last line of the trial's latest error (its exception), shortened to `limit` characters."""
+    try:
+        text = trial.get_error() or ""
+    except Exception:  # noqa: BLE001  (a progress line must not stop the sweep)
+        text = ""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return "its process died"
+    return lines[-1] if len(lines[-1]) <= limit else lines[-1][:limit - 3] + "..."
