@@ -99,12 +99,28 @@ def test_rays_session_files_are_in_the_sweep_folder_not_in_tmp_ray(two_trials):
     assert not [n for n in others if n.endswith(f"_{result.pid}")]
 
 
-def test_a_sweep_folder_too_long_for_rays_sockets_keeps_rays_default_and_says_why():
-    from dqnkit.sweep import ray_temp_dir
+def test_a_sweep_folder_that_cannot_hold_rays_sockets_keeps_rays_default_and_says_why(monkeypatch):
+    import errno
+    import socket
 
-    assert ray_temp_dir("/tmp/s") == ("/tmp/s/ray", None)
-    path, why_not = ray_temp_dir("/tmp/" + "x" * 40)
+    from dqnkit import sweep
+
+    path, why_not = sweep.ray_temp_dir("/tmp/" + "x" * 40)
     assert path is None and "at most 43 characters (it has 49)" in why_not and "shorter --sweep-dir" in why_not
+
+    class DriveSocket(socket.socket):  # a file system that refuses unix sockets
+        def bind(self, address):
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+    short = tempfile.mkdtemp(prefix="s-", dir="/tmp")
+    try:
+        assert sweep.ray_temp_dir(short) == (os.path.join(short, "ray"), None)
+        assert os.listdir(os.path.join(short, "ray")) == []  # the probe socket is gone
+        monkeypatch.setattr(sweep.socket, "socket", DriveSocket)
+        path, why_not = sweep.ray_temp_dir(short)
+        assert path is None and "cannot hold Ray's sockets (Operation not permitted)" in why_not
+    finally:
+        shutil.rmtree(short)
 
 
 def test_the_planner_resolves_each_trials_config_once_and_ray_gets_it_as_plain_data(monkeypatch, tmp_path):
@@ -190,6 +206,8 @@ def test_curves_draw_one_colour_per_setting_a_line_style_per_seed_and_say_their_
     # A smoke trial plays a handful of games, not 100: the label says the window shrinks to them.
     assert ax.get_ylabel() == "score: mean of the last min(100, n) games at game n"
     assert len({seed_style(i) for i in range(20)}) == 20  # 20 seeds still look different
+    many = sweep_curves_figure([(log[1], f"gamma={g}", 1) for g in range(25)]).axes[0].get_lines()
+    assert len({matplotlib.colors.to_hex(line.get_color()) for line in many}) == 25  # and 25 settings
 
 
 def test_the_table_says_a_settings_steps_are_a_range_over_its_seeds():
@@ -201,6 +219,24 @@ def test_the_table_says_a_settings_steps_are_a_range_over_its_seeds():
     assert header.split() == ["env_name", "gamma", "seeds", "steps", "(min-max)", "score", "mean", "score", "std"]
     assert row.split() == ["Pong", "0.9", "2", "900-1,200", "2.00", "1.00"]
     assert note.startswith("score: the latest evaluation's mean")
+
+
+def test_a_trial_that_fails_for_good_says_so_in_one_line_and_the_summary_is_still_written(two_trials, tmp_path):
+    sweep_dir = tmp_path / "changed"
+    shutil.copytree(two_trials[0] / "BreakoutDeterministic-v4-seed1", sweep_dir / "BreakoutDeterministic-v4-seed1")
+    # gamma defines the run: the worker's training refuses to resume it under another value.
+    result = sweep("--sweep-dir", sweep_dir, *SPEC, "--set", "total_steps=2400", "--set", "gamma=0.5", "--seeds", "1",
+                   "--max-failures", "0", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout[-3000:] + result.stderr[-3000:]
+    failure = re.search(r"^\d\d:\d\d:\d\d  failed +BreakoutDeterministic-v4-seed1 for good after 0 restarts "
+                        r"\((.+)\); its traceback: (\S+) \(1 of 1 trials ended\)$", result.stdout, re.M)
+    assert failure and "different config (gamma: 0.99 -> 0.5)" in failure.group(1), result.stdout[-3000:]
+    assert os.path.isfile(failure.group(2))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: 1 trial(s) failed after 0 restarts (their lines above say why); fix that and run "
+                      "the same command again: every trial continues from its run folder"], result.stderr[-3000:]
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert [r["trial"] for r in rows] == ["BreakoutDeterministic-v4-seed1"] and int(rows[0]["steps"]) >= 1200
 
 
 def test_rerunning_a_finished_sweep_starts_nothing(two_trials):

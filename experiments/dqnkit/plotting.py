@@ -58,6 +58,17 @@ SEED_LINESTYLES = ["-", "--", ":", "-."]
 SEED_MARKERS = [None, "o", "s", "^", "x"]  # from the fifth seed on, with the line styles again
 
 
+def setting_colors(count):
+    """`count` different colours: matplotlib's default cycle (10), then tab20, then a sampled colormap."""
+    import matplotlib
+
+    if count <= 10:
+        return [f"C{i}" for i in range(count)]
+    if count <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(count)]
+    return [matplotlib.colormaps["turbo"](i / (count - 1)) for i in range(count)]
+
+
 def seed_style(index):
     """Line style and marker of the `index`-th seed of a sweep: every seed its own look."""
     return SEED_LINESTYLES[index % len(SEED_LINESTYLES)], SEED_MARKERS[(index // len(SEED_LINESTYLES)) % len(SEED_MARKERS)]
@@ -74,7 +85,7 @@ def sweep_curves_figure(runs, window=100):
     ax = fig.subplots()
     settings = list(dict.fromkeys(label for _, label, _ in runs))
     seeds = list(dict.fromkeys(seed for _, _, seed in runs))
-    colors = {label: f"C{i % 10}" for i, label in enumerate(settings)}
+    colors = dict(zip(settings, setting_colors(len(settings))))
     styles = {seed: seed_style(i) for i, seed in enumerate(seeds)}
     most_games = 0
     for log_path, label, seed in runs:

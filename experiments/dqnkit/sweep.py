@@ -17,6 +17,7 @@ runs) and ``sweep_report`` (summary.csv, curves.png and the table).
 """
 import contextlib
 import os
+import socket
 import sys
 
 from dqnkit.sweep_plan import SweepError, check_address, plan
@@ -51,8 +52,8 @@ def run(sweep_dir, preset, env_names, seeds, grid, sets, steps=None, address=Non
     say(f"Curves: {os.path.join(sweep_dir, 'curves.png')}; every trial's live metrics: "
         f"tensorboard --logdir {sweep_dir}")
     if failed:
-        raise SweepError(f"{failed} trial(s) failed after {max_failures} restarts (see their lines above); "
-                         "run the same command again to continue them")
+        raise SweepError(f"{failed} trial(s) failed after {max_failures} restarts (their lines above say why); "
+                         "fix that and run the same command again: every trial continues from its run folder")
     return rows
 
 
@@ -64,7 +65,27 @@ def ray_temp_dir(sweep_dir):
         return None, (f"Ray's session files go to its default temp dir, not {path}: Ray's sockets need "
                       f"that path to be at most {room} characters (it has {len(path.encode())}); "
                       "a shorter --sweep-dir keeps them in the sweep folder")
+    problem = _unix_socket_problem(path)
+    if problem:
+        return None, (f"Ray's session files go to its default temp dir, not {path}: that folder cannot "
+                      f"hold Ray's sockets ({problem}); a --sweep-dir on a local disk keeps them there")
     return path, None
+
+
+def _unix_socket_problem(directory):
+    """Why a unix socket cannot be made in `directory` (some network and FUSE file systems refuse
+    them: a sweep folder on a mounted Drive may be on one), or None."""
+    if not hasattr(socket, "AF_UNIX"):  # Windows: Ray uses TCP there
+        return None
+    probe = os.path.join(directory, "socket-probe")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(probe)
+        os.remove(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _fit_on_ray(sweep_dir, todo, address, cpus, gpus, max_failures, stream, say):

@@ -4,10 +4,11 @@ by the runner)::
 
     22:10:03  start    BreakoutDeterministic-v4-seed1: step 0 -> 1,200
     22:10:03  start    BreakoutDeterministic-v4-seed2: step 0 -> 1,200
-    22:11:02  failed   BreakoutDeterministic-v4-seed2 (...: the actor died ...); Ray restarts it (restart 1 of 3)
+    22:11:02  failed   BreakoutDeterministic-v4-seed2 (The actor is dead because its worker process has died.); Ray restarts it (restart 1 of 3)
     22:11:09  restart  BreakoutDeterministic-v4-seed2 from its checkpoint at step 800 -> 1,200
     22:11:40  end      BreakoutDeterministic-v4-seed1 at step 1,204: eval mean 1.40 (1 of 2 trials ended)
 """
+import os
 import sys
 import time
 
@@ -62,17 +63,29 @@ class SweepProgress(tune.Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended += 1
         self._print("failed", f"{self._name(trial)} for good after {self.max_failures} restarts "
-                              f"({_error_line(trial)}); its traceback: {trial.error_file or 'not saved'} "
+                              f"({_error_line(trial)}); its traceback: {_stored_error_file(trial)} "
                               f"({self.ended} of {len(self.trials)} trials ended)")
 
 
-def _error_line(trial, limit=160):
-    """The last line of the trial's latest error (its exception), shortened to `limit` characters."""
+def _error_line(trial, limit=300):
+    """The last line of the trial's latest failure (its exception), at most `limit` characters.
+    Ray appends each failure to the trial's error file as it handles it."""
     try:
-        text = trial.get_error() or ""
-    except Exception:  # noqa: BLE001  (a progress line must not stop the sweep)
-        text = ""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+        with open(trial.error_file, encoding="utf-8", errors="replace") as f:
+            latest = f.read().rsplit("Failure # ", 1)[-1]
+    except (OSError, TypeError):  # no error file (TypeError: its path is None)
+        latest = ""
+    lines = [line.strip() for line in latest.splitlines()[1:] if line.strip()]
     if not lines:
         return "its process died"
-    return lines[-1] if len(lines[-1]) <= limit else lines[-1][:limit - 3] + "..."
+    line = lines[-1]
+    if len(line) > limit:  # a paragraph (Ray's "The actor is dead because ..."): its first sentence
+        first_sentence = line.split(". ", 1)[0] + "."
+        line = first_sentence if len(first_sentence) <= limit else line[:limit - 3] + "..."
+    return line
+
+
+def _stored_error_file(trial):
+    """Where the trial's error file stays after the sweep: its folder in the sweep's Ray storage."""
+    name = trial.run_metadata.error_filename
+    return os.path.join(trial.storage.trial_fs_path, name) if name else "not saved"
