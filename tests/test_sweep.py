@@ -5,6 +5,7 @@ specs are refused in one line before anything starts; and, in-process on the swe
 folders: each trial's config is resolved once, its step read without hashing, and the curves
 and table say what they show."""
 import csv
+import io
 import json
 import os
 import pathlib
@@ -133,7 +134,7 @@ def test_the_planner_resolves_each_trials_config_once_and_ray_gets_it_as_plain_d
     handed = []
     monkeypatch.setattr(sweep, "_fit_on_ray", lambda sweep_dir, todo, *rest: handed.extend(todo))
     sweep.run(tmp_path / "s", "smoke", ["BreakoutDeterministic-v4"], [1, 2], {"gamma": [0.99, 0.9]},
-              ["total_steps=1200"], stream=open(os.devnull, "w"))
+              ["total_steps=1200"], stream=io.StringIO())
     assert len(calls) == 4 and len(handed) == 4
     params = [trial_params(trial, 1, 0) for trial in handed]
     assert [p["name"] for p in params] == [f"BreakoutDeterministic-v4-gamma={g}-seed{s}" for g in ("0.99", "0.9")
@@ -210,6 +211,32 @@ def test_curves_draw_one_colour_per_setting_a_line_style_per_seed_and_say_their_
     assert len({matplotlib.colors.to_hex(line.get_color()) for line in many}) == 25  # and 25 settings
 
 
+def test_progress_lines_and_rays_messages_from_other_threads_never_share_a_line():
+    import threading
+
+    from dqnkit.sweep_progress import WholeLines
+
+    out = io.StringIO()
+    stream = WholeLines(out)
+    halfway, done = threading.Event(), threading.Event()
+
+    def ray_thread():  # like print() in Ray's error listener: the text, then the newline
+        stream.write("(raylet) A worker died")
+        halfway.set()
+        done.wait(5)
+        stream.write("\n")
+
+    thread = threading.Thread(target=ray_thread)
+    thread.start()
+    halfway.wait(5)
+    stream.write("22:41:28  failed   trial-seed1 (...)\n")
+    done.set()
+    thread.join(5)
+    stream.write("unfinished")
+    stream.finish()
+    assert out.getvalue() == "22:41:28  failed   trial-seed1 (...)\n(raylet) A worker died\nunfinished"
+
+
 def test_the_table_says_a_settings_steps_are_a_range_over_its_seeds():
     from dqnkit.sweep_report import summary_table
 
@@ -229,12 +256,12 @@ def test_a_trial_that_fails_for_good_says_so_in_one_line_and_the_summary_is_stil
                    "--max-failures", "0", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout[-3000:] + result.stderr[-3000:]
     failure = re.search(r"^\d\d:\d\d:\d\d  failed +BreakoutDeterministic-v4-seed1 for good after 0 restarts "
-                        r"\((.+)\); its traceback: (\S+) \(1 of 1 trials ended\)$", result.stdout, re.M)
+                        r"\((.+)\); its traceback: (\S+) \(1 of 1 trials ended\)$", result.stdout, re.MULTILINE)
     assert failure and "different config (gamma: 0.99 -> 0.5)" in failure.group(1), result.stdout[-3000:]
     assert os.path.isfile(failure.group(2))
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: 1 trial(s) failed after 0 restarts (their lines above say why); fix that and run "
-                      "the same command again: every trial continues from its run folder"], result.stderr[-3000:]
+    assert errors == [("error: 1 trial(s) failed after 0 restarts (their lines above say why); fix that and run "
+                       "the same command again: every trial continues from its run folder")], result.stderr[-3000:]
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
     assert [r["trial"] for r in rows] == ["BreakoutDeterministic-v4-seed1"] and int(rows[0]["steps"]) >= 1200
 
@@ -273,9 +300,9 @@ def test_a_killed_trial_worker_is_restarted_and_ends_identical(two_trials, tmp_p
     starts = [json.loads(line) for line in open(run_dir / "segments.jsonl") if '"start"' in line]
     assert len(starts) == 2 and starts[1]["step"] > 0  # Ray restarted it, and it resumed from its checkpoint
     # ... and said so as it happened, in this order:
-    events = [m.group(1) for m in re.finditer(r"^\d\d:\d\d:\d\d  (\w+) +BreakoutDeterministic-v4-seed1", output, re.M)]
+    events = [m.group(1) for m in re.finditer(r"^\d\d:\d\d:\d\d  (\w+) +BreakoutDeterministic-v4-seed1", output, re.MULTILINE)]
     assert events == ["start", "failed", "restart", "end"], output[-3000:]
-    assert re.search(r"failed +\S+ \(.+\); Ray restarts it \(restart 1 of 3\)$", output, re.M), output[-3000:]
+    assert re.search(r"failed +\S+ \(.+\); Ray restarts it \(restart 1 of 3\)$", output, re.MULTILINE), output[-3000:]
     assert f"restart  BreakoutDeterministic-v4-seed1 from its checkpoint at step {starts[1]['step']:,} -> 1,200" in output
     # pytest's tmp_path is too long for Ray's sockets: Ray keeps its default temp dir, and says why.
     assert "note: Ray's session files go to its default temp dir" in output

@@ -43,7 +43,10 @@ def run(sweep_dir, preset, env_names, seeds, grid, sets, steps=None, address=Non
     check_address(address)
     os.makedirs(sweep_dir, exist_ok=True)
     todo = [trial for trial in trials if not trial.finished]
-    say = lambda text: print(text, file=stream or sys.stdout, flush=True)  # noqa: E731
+
+    def say(text):
+        print(text, file=stream or sys.stdout, flush=True)
+
     say(f"{len(trials)} trials: {len(trials) - len(todo)} finished, {len(todo)} to train")
     failed = _fit_on_ray(sweep_dir, todo, address, cpus_per_trial, gpus_per_trial, max_failures, stream, say) \
         if todo else 0
@@ -94,7 +97,7 @@ def _fit_on_ray(sweep_dir, todo, address, cpus, gpus, max_failures, stream, say)
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from dqnkit.sweep_progress import SweepProgress
+    from dqnkit.sweep_progress import SweepProgress, whole_lines_on_stdout
     from dqnkit.sweep_trainable import run_trial, trial_params
 
     if address in (None, "local"):
@@ -115,7 +118,7 @@ def _fit_on_ray(sweep_dir, todo, address, cpus, gpus, max_failures, stream, say)
                 name="tune", storage_path=os.path.join(sweep_dir, RAY_DIR), verbose=0,
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 callbacks=[SweepProgress(todo, max_failures, stream), CSVLoggerCallback(), JsonLoggerCallback()]))
-        with _environment(QUIET_TUNE):
+        with _environment(QUIET_TUNE), whole_lines_on_stdout():
             results = tuner.fit()
         return sum(result.error is not None for result in results)
     finally:

@@ -8,8 +8,10 @@ by the runner)::
     22:11:09  restart  BreakoutDeterministic-v4-seed2 from its checkpoint at step 800 -> 1,200
     22:11:40  end      BreakoutDeterministic-v4-seed1 at step 1,204: eval mean 1.40 (1 of 2 trials ended)
 """
+import contextlib
 import os
 import sys
+import threading
 import time
 
 from ray import tune
@@ -89,3 +91,51 @@ def _stored_error_file(trial):
     """Where the trial's error file stays after the sweep: its folder in the sweep's Ray storage."""
     name = trial.run_metadata.error_filename
     return os.path.join(trial.storage.trial_fs_path, name) if name else "not saved"
+
+
+class WholeLines:
+    """A text stream that passes on each thread's writes a whole line at a time.
+
+    Ray prints a dying worker's message from a thread of its own, with ``print``, which writes the
+    text and the newline separately; a progress line printed between the two ran into Ray's text.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._partial = {}  # thread id -> text written since its last newline
+
+    def write(self, text):
+        key = threading.get_ident()
+        lines, newline, rest = (self._partial.pop(key, "") + text).rpartition("\n")
+        if rest:
+            self._partial[key] = rest
+        if newline:
+            with self._lock:
+                self._stream.write(lines + newline)
+                self._stream.flush()
+        return len(text)
+
+    def flush(self):  # a line still open waits for its newline, or for `finish`
+        self._stream.flush()
+
+    def finish(self):
+        """Pass on what was left without a newline."""
+        with self._lock:
+            for key in list(self._partial):
+                self._stream.write(self._partial.pop(key))
+            self._stream.flush()
+
+    def __getattr__(self, name):  # encoding, isatty, fileno, ...: the wrapped stream's
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def whole_lines_on_stdout():
+    """sys.stdout as `WholeLines` for the duration of the block."""
+    stream = WholeLines(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield stream
+    finally:
+        stream.finish()
