@@ -7,9 +7,10 @@
 Each call trains every unfinished trial (``--steps N``: N more steps each; without it: to
 total_steps), skips finished ones, printing a line as each trial starts, ends or fails, then
 writes ``summary.csv`` and ``curves.png`` in the sweep folder and prints the mean and spread
-across seeds per setting. Run the same command again after
-any stop: trials resume from their run folders. Local by default (a Ray instance on this machine);
-``--address HOST:PORT`` joins a Ray cluster (see the README). Needs Ray: pip install ".[sweep]".
+across seeds per setting. Run the same command again after any stop: trials resume from their
+run folders. Local by default (a Ray instance on this machine, its files in the sweep folder's
+ray/); ``--address HOST:PORT`` joins a Ray cluster (see the README). Needs Ray:
+pip install ".[sweep]".
 """
 import argparse
 import importlib.util
