@@ -92,7 +92,6 @@ def plan(sweep_dir, preset, env_names, seeds, grid, sets, steps=None):
                 name = "-".join([env_name.replace("/", "_")] + [f"{k}={value_label(v)}" for k, v in grid_values.items()]
                                 + [f"seed{seed}"])
                 config, _ = resolve.resolve_config(preset, None, {**setting, "seed": seed}, sets)
-                envs.check_preprocessing(config.env_name, config.max_pool_frames, config.get("frame_skip"))
                 folder = RunFolder(os.path.join(sweep_dir, name))
                 start = checkpointed_step(folder)
                 target = config.total_steps if steps is None else min(config.total_steps, start + int(steps))
