@@ -5,10 +5,12 @@
         --seeds 1,2,3 --grid gamma=0.99,0.98 --steps 250000
 
 Each call trains every unfinished trial (``--steps N``: N more steps each; without it: to
-total_steps), skips finished ones, then writes ``summary.csv`` and ``curves.png`` in the sweep
-folder and prints the mean and spread across seeds per setting. Run the same command again after
-any stop: trials resume from their run folders. Local by default (a Ray instance on this machine);
-``--address HOST:PORT`` joins a Ray cluster (see the README). Needs Ray: pip install ".[sweep]".
+total_steps), skips finished ones, printing a line as each trial starts, ends or fails, then
+writes ``summary.csv`` and ``curves.png`` in the sweep folder and prints the mean and spread
+across seeds per setting. Run the same command again after any stop: trials resume from their
+run folders. Local by default (a Ray instance on this machine, its files in the sweep folder's
+ray/); ``--address HOST:PORT`` joins a Ray cluster (see the README). Needs Ray:
+pip install ".[sweep]".
 """
 import argparse
 import importlib.util
@@ -48,9 +50,10 @@ def main(argv=None):
         if args.steps is not None and args.steps < 1:
             raise UserFacingError(f"--steps must be a positive number of steps, got {args.steps}")
         from dqnkit import sweep
+        from dqnkit.sweep_plan import parse_grid, parse_seeds
 
         sweep.run(args.sweep_dir, args.config, args.env_names or ["BreakoutDeterministic-v4"],
-                  sweep.parse_seeds(args.seeds), sweep.parse_grid(args.grid), args.sets, steps=args.steps,
+                  parse_seeds(args.seeds), parse_grid(args.grid), args.sets, steps=args.steps,
                   address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                   max_failures=args.max_failures)
     except KeyboardInterrupt:

@@ -121,7 +121,7 @@ def test_second_execution_resumes_where_the_first_stopped(executions):
     first_text = text_of(outputs_of(first, "nb.train_until_done("))
     finished_at = int(re.findall(r"Segment done: step ([\d,]+)", first_text)[-1].replace(",", ""))
     second_text = text_of(outputs_of(second, "nb.train_segment("))
-    assert f"Resumed" in second_text and f"at step {finished_at:,}," in second_text
+    assert "Resumed" in second_text and f"at step {finished_at:,}," in second_text
     log = [json.loads(line) for line in
            (tmp_path / "drive" / "MyDrive" / "dqn-runs" / "nb-run" / "log.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in log] == list(range(len(log)))

@@ -54,28 +54,67 @@ def plot_learning_curve(log_path, png_path, window=100):
     return png_path
 
 
-def plot_sweep_curves(runs, png_path, window=100):
-    """Every trial's moving-average score against steps, one colour per setting (its seeds share
-    it). `runs` is a list of (run folder, setting label)."""
+SEED_LINESTYLES = ["-", "--", ":", "-."]
+SEED_MARKERS = [None, "o", "s", "^", "x"]  # from the fifth seed on, with the line styles again
+
+
+def setting_colors(count):
+    """`count` different colours: matplotlib's default cycle (10), then tab20, then a sampled colormap."""
+    import matplotlib
+
+    if count <= 10:
+        return [f"C{i}" for i in range(count)]
+    if count <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(count)]
+    return [matplotlib.colormaps["turbo"](i / (count - 1)) for i in range(count)]
+
+
+def seed_style(index):
+    """Line style and marker of the `index`-th seed of a sweep: every seed its own look."""
+    return SEED_LINESTYLES[index % len(SEED_LINESTYLES)], SEED_MARKERS[(index // len(SEED_LINESTYLES)) % len(SEED_MARKERS)]
+
+
+def sweep_curves_figure(runs, window=100):
+    """The figure of `plot_sweep_curves`: each trial's score (the mean of its last min(window, n)
+    games at game n) against steps; one colour per setting, one line style per seed, a legend of
+    settings and one of seeds. `runs` is a list of (log.jsonl path, setting label, seed)."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     fig = Figure(figsize=(9, 5), dpi=100)
     ax = fig.subplots()
-    labels = list(dict.fromkeys(label for _, label in runs))
-    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
-    labelled = set()
-    for run_dir, label in runs:
-        records = read_log(os.path.join(run_dir, "log.jsonl"))
+    settings = list(dict.fromkeys(label for _, label, _ in runs))
+    seeds = list(dict.fromkeys(seed for _, _, seed in runs))
+    colors = dict(zip(settings, setting_colors(len(settings))))
+    styles = {seed: seed_style(i) for i, seed in enumerate(seeds)}
+    most_games = 0
+    for log_path, label, seed in runs:
+        records = read_log(log_path)
         if not records:
             continue
+        most_games = max(most_games, len(records))
+        linestyle, marker = styles[seed]
         ax.plot([r["step"] for r in records], moving_average([r["reward"] for r in records], window),
-                color=colors[label], linewidth=1.5, alpha=0.8, label=None if label in labelled else label)
-        labelled.add(label)
+                color=colors[label], linestyle=linestyle, marker=marker, markevery=0.1, markersize=4,
+                linewidth=1.5, alpha=0.85, label=f"{label}, seed {seed}")
     ax.set_xlabel("agent step")
-    ax.set_ylabel(f"score (moving average, {window} games)")
-    if labelled:
-        ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{len(runs)} trials, {len(labels)} settings")
+    ax.set_ylabel(f"score: mean of the last min({window}, n) games at game n")
+    setting_handles = [Line2D([], [], color=colors[label], linewidth=2, label=label) for label in settings]
+    seed_handles = [Line2D([], [], color="0.3", linestyle=styles[seed][0], marker=styles[seed][1], label=f"seed {seed}")
+                    for seed in seeds]
+    ax.add_artist(ax.legend(handles=setting_handles, title="setting", fontsize=8, loc="upper left"))
+    ax.legend(handles=seed_handles, title="seed", fontsize=8, loc="lower right")
+    ax.set_title(f"{_count(len(runs), 'trial')}: {_count(len(settings), 'setting')} x {_count(len(seeds), 'seed')} "
+                 f"(most games in a trial: {most_games})")
     fig.tight_layout()
-    fig.savefig(png_path)
+    return fig
+
+
+def _count(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def plot_sweep_curves(runs, png_path, window=100):
+    """Draw the curves of a sweep's trials (see `sweep_curves_figure`) to `png_path`; returns it."""
+    sweep_curves_figure(runs, window).savefig(png_path)
     return png_path

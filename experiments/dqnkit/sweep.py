@@ -10,275 +10,136 @@ Ray copies into its storage); the run folder, replay memory included, never leav
 A sweep command is idempotent: it plans every trial from the command line, skips those that have
 reached ``total_steps``, and trains the others (``--steps N``: N more steps each, one segment per
 call, as in training). So after a kill of the whole sweep, the same command continues it.
+
+This module runs a sweep; its parts are ``sweep_plan`` (the trials, each config resolved once),
+``sweep_trainable`` (a trial in a Ray worker), ``sweep_progress`` (the lines printed while it
+runs) and ``sweep_report`` (summary.csv, curves.png and the table).
 """
-import csv
-import itertools
-import json
+import contextlib
 import os
 import socket
-import tempfile
-import time
-from dataclasses import dataclass, field
+import sys
 
-import numpy as np
+from dqnkit.sweep_plan import SweepError, check_address, plan
+from dqnkit.sweep_report import summarize, summary_table
 
-from dqnkit import configs, envs
-from dqnkit.checkpoint import Checkpointer
-from dqnkit.errors import UserFacingError
-from dqnkit.runlog import read_log
-
-BYTES_PER_ENTRY = 84 * 84 + 25  # a stored frame plus action, reward and flag (RingMemory)
-RUNTIME_BYTES = 1.5e9  # TensorFlow, the nets and the env, per trial
-
-
-class SweepError(UserFacingError, ValueError):
-    """A sweep spec that cannot run; the message says what to change."""
+RAY_DIR = "ray"  # in the sweep folder: Ray's results (tune/) and, when started here, its session files
+# Ray puts unix sockets at <temp dir>/session_<date>_<time>_<microseconds>_<pid>/sockets/plasma_store;
+# Linux allows 107 bytes for a socket's path, so the temp dir may have 107 - 64 of them.
+SOCKET_PATH_MAX = 107
+SOCKET_SUFFIX = len("/session_2026-12-01_22-07-35_141215_4194304/sockets/plasma_store")
+QUIET_TUNE = {
+    "RAY_AIR_NEW_OUTPUT": "0",  # the legacy reporter, silent at verbose=0: no tables, no TensorBoard hint
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no tensorboardX copy of the reports (the runs have their own)
+    "TUNE_PRINT_ALL_TRIAL_ERRORS": "0",  # a failure is one line from SweepProgress, its traceback in Ray's files
+}
 
 
-@dataclass
-class Trial:
-    name: str
-    run_dir: str
-    overrides: dict  # env_name, seed and the grid's values
-    setting: dict = field(default_factory=dict)  # env_name and the grid's values: what seeds are averaged over
-
-
-def parse_grid(items):
-    """--grid KEY=V1,V2 items -> {key: [typed values]}, refusing unknown keys and empty grids."""
-    grid = {}
-    for item in items:
-        if "=" not in item:
-            raise SweepError(f"--grid expects KEY=V1,V2,..., got {item!r}")
-        key, values = (part.strip() for part in item.split("=", 1))
-        choices = [v.strip() for v in values.split(",") if v.strip()]
-        if not choices:
-            raise SweepError(f"--grid {key}= lists no values; give at least one, like {key}=0.99,0.98")
-        if key in ("env_name", "seed"):
-            raise SweepError(f"use --env-name and --seeds for {key}, not --grid")
-        grid[key] = [configs.convert_value(key, choice) for choice in choices]
-    return grid
-
-
-def parse_seeds(text):
-    try:
-        seeds = [int(s) for s in str(text).split(",") if s.strip()]
-    except ValueError:
-        raise SweepError(f"--seeds expects whole numbers separated by commas, like 1,2,3; got {text!r}") from None
-    if not seeds:
-        raise SweepError("--seeds lists no seeds; give at least one, like --seeds 1,2,3")
-    return seeds
-
-
-def _value_label(value):
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def plan(sweep_dir, preset, env_names, seeds, grid, sets):
-    """Every trial of the sweep, each config built and validated before anything starts."""
-    from dqnkit import resolve
-
-    trials = []
-    keys = list(grid)
-    for env_name in env_names:
-        envs.resolve_env(env_name)  # an unknown game stops the sweep here, with one line
-        for values in itertools.product(*(grid[k] for k in keys)):
-            setting = {"env_name": env_name, **dict(zip(keys, values))}
-            for seed in seeds:
-                label = "-".join([env_name.replace("/", "_")] + [f"{k}={_value_label(v)}" for k, v in zip(keys, values)]
-                                 + [f"seed{seed}"])
-                overrides = {**setting, "seed": seed}
-                config, _ = resolve.resolve_config(preset, None, overrides, sets)
-                envs.check_preprocessing(config.env_name, config.max_pool_frames, config.get("frame_skip"))
-                trials.append(Trial(name=label, run_dir=os.path.join(os.path.abspath(sweep_dir), label),
-                                    overrides=overrides, setting=setting))
-    return trials
-
-
-def trial_config(trial, preset, sets):
-    from dqnkit import resolve
-
-    config, _ = resolve.resolve_config(preset, None, trial.overrides, sets)
-    return config
-
-
-def current_step(run_dir):
-    """The step of the run's newest complete checkpoint (0 for a run not started)."""
-    step, _ = Checkpointer(os.path.join(run_dir, "checkpoints")).latest_config()
-    return step or 0
-
-
-def resources(config, cpus, gpus):
-    """What one trial needs: Ray schedules no more trials at once than the machine holds."""
-    needed = {"cpu": cpus, "memory": int(config.memory_limit * BYTES_PER_ENTRY + RUNTIME_BYTES)}
-    if gpus:
-        needed["gpu"] = gpus
-    return needed
-
-
-def check_address(address, timeout=5.0):
-    """Fail in one line, before Ray starts, if a cluster address does not answer."""
-    if address in (None, "auto", "local"):
-        return
-    host_port = address.split("://", 1)[-1]
-    host, _, port = host_port.rpartition(":")
-    if not host or not port.isdigit():
-        raise SweepError(f"--address expects HOST:PORT of a Ray head node (ray start --head), got {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise SweepError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
-                         "`ray start --head` there, or leave out --address to run on this machine") from None
-
-
-# -- the Ray trainable ------------------------------------------------------------------------------
-def run_trial(params):
-    """One trial in a Ray worker: train its run folder up to the target step, reporting each
-    checkpoint's location and latest scores to Ray. A restarted trial simply resumes."""
-    from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow, in this fresh worker)
-
-    import tensorflow as tf
-    from ray import tune
-    from ray.tune import Checkpoint
-
-    from dqnkit import training
-    from dqnkit.lock import STALE_AFTER, RunLockedError
-
-    tf.config.threading.set_intra_op_parallelism_threads(params["cpus"])
-    tf.config.threading.set_inter_op_parallelism_threads(params["cpus"])
-    config = configs.from_json_text(json.dumps(params["config"]))
-    run_dir = params["run_dir"]
-
-    def report(step):
-        with tempfile.TemporaryDirectory() as pointer:
-            with open(os.path.join(pointer, "run_checkpoint.json"), "w") as f:
-                json.dump({"run_dir": run_dir, "step": step}, f)  # where it is; not its contents
-            tune.report(latest_scores(run_dir), checkpoint=Checkpoint.from_directory(pointer))
-
-    for attempt in range(2):
-        remaining = params["target_step"] - current_step(run_dir)
-        if remaining <= 0:
-            report(current_step(run_dir))
-            return
-        try:
-            training.train(config, run_dir, steps=remaining, progress_mode="none", on_checkpoint=report)
-            return
-        except RunLockedError:
-            if attempt:
-                raise
-            # A restart on another machine finds the dead attempt's lock still fresh: wait until
-            # it is stale (a live trainer keeps it fresh, and the second attempt fails).
-            time.sleep(STALE_AFTER + 5)
-
-
-def latest_scores(run_dir):
-    """A trial's figures: steps, the latest evaluation, and the mean of its last 100 games."""
-    log = read_log(os.path.join(run_dir, "log.jsonl"))
-    evaluations = read_log(os.path.join(run_dir, "eval.jsonl"))
-    last = [r["reward"] for r in log[-100:]]
-    return {"steps": log[-1]["step"] if log else 0, "games": len(log),
-            "eval_step": evaluations[-1]["step"] if evaluations else None,
-            "eval_mean": evaluations[-1]["mean"] if evaluations else None,
-            "eval_std": evaluations[-1]["std"] if evaluations else None,
-            "last_games_mean": float(np.mean(last)) if last else None}
-
-
-# -- the sweep ------------------------------------------------------------------------------------
 def run(sweep_dir, preset, env_names, seeds, grid, sets, steps=None, address=None, cpus_per_trial=1,
         gpus_per_trial=0, max_failures=3, stream=None):
     """Plan, skip finished trials, train the rest on Ray, then write the summary. Returns the rows."""
-    trials = plan(sweep_dir, preset, env_names, seeds, grid, sets)
+    sweep_dir = os.path.abspath(sweep_dir)
+    trials = plan(sweep_dir, preset, env_names, seeds, grid, sets, steps)
     check_address(address)
     os.makedirs(sweep_dir, exist_ok=True)
-    todo = []
-    for trial in trials:
-        config = trial_config(trial, preset, sets)
-        at = current_step(trial.run_dir)
-        if at >= config.total_steps:
-            continue
-        target = config.total_steps if steps is None else min(config.total_steps, at + int(steps))
-        todo.append((trial, config, target))
-    print(f"{len(trials)} trials: {len(trials) - len(todo)} finished, {len(todo)} to train", file=stream, flush=True)
-    if todo:
-        _fit_on_ray(sweep_dir, todo, address, cpus_per_trial, gpus_per_trial, max_failures)
-    rows = summarize(sweep_dir, trials, list(grid))
-    print(summary_table(rows, list(grid)), file=stream, flush=True)
+    todo = [trial for trial in trials if not trial.finished]
+
+    def say(text):
+        print(text, file=stream or sys.stdout, flush=True)
+
+    say(f"{len(trials)} trials: {len(trials) - len(todo)} finished, {len(todo)} to train")
+    failed = _fit_on_ray(sweep_dir, todo, address, cpus_per_trial, gpus_per_trial, max_failures, stream, say) \
+        if todo else 0
+    rows = summarize(sweep_dir, trials, list(grid))  # the others' results, even when some failed
+    say(summary_table(rows, list(grid)))
+    say(f"Curves: {os.path.join(sweep_dir, 'curves.png')}; every trial's live metrics: "
+        f"tensorboard --logdir {sweep_dir}")
+    if failed:
+        raise SweepError(f"{failed} trial(s) failed after {max_failures} restarts (their lines above say why); "
+                         "fix that and run the same command again: every trial continues from its run folder")
     return rows
 
 
-def _fit_on_ray(sweep_dir, todo, address, cpus, gpus, max_failures):
+def ray_temp_dir(sweep_dir):
+    """(Ray's temp dir under the sweep folder, or None for Ray's default, and why not)."""
+    path = os.path.join(sweep_dir, RAY_DIR)
+    room = SOCKET_PATH_MAX - SOCKET_SUFFIX
+    if len(path.encode()) > room:
+        return None, (f"Ray's session files go to its default temp dir, not {path}: Ray's sockets need "
+                      f"that path to be at most {room} characters (it has {len(path.encode())}); "
+                      "a shorter --sweep-dir keeps them in the sweep folder")
+    problem = _unix_socket_problem(path)
+    if problem:
+        return None, (f"Ray's session files go to its default temp dir, not {path}: that folder cannot "
+                      f"hold Ray's sockets ({problem}); a --sweep-dir on a local disk keeps them there")
+    return path, None
+
+
+def _unix_socket_problem(directory):
+    """Why a unix socket cannot be made in `directory` (some network and FUSE file systems refuse
+    them: a sweep folder on a mounted Drive may be on one), or None."""
+    if not hasattr(socket, "AF_UNIX"):  # Windows: Ray uses TCP there
+        return None
+    probe = os.path.join(directory, "socket-probe")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(probe)
+        os.remove(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _fit_on_ray(sweep_dir, todo, address, cpus, gpus, max_failures, stream, say):
+    """Train the trials of `todo` on Ray, printing their progress; returns how many failed for good."""
     import ray
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    from dqnkit.sweep_progress import SweepProgress, whole_lines_on_stdout
+    from dqnkit.sweep_trainable import run_trial, trial_params
 
     if address in (None, "local"):
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    else:
+        temp_dir, why_not = ray_temp_dir(sweep_dir)
+        if why_not:
+            say(f"note: {why_not}")
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, _temp_dir=temp_dir)
+    else:  # a cluster keeps its files where `ray start` put them
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     try:
-        plans = [{"name": trial.name, "run_dir": trial.run_dir, "config": configs.to_dict(config),
-                  "target_step": target, "cpus": cpus, "resources": resources(config, cpus, gpus)}
-                 for trial, config, target in todo]
-        trainable = tune.with_resources(lambda params: run_trial(params["trial"]),
+        params = [trial_params(trial, cpus, gpus) for trial in todo]
+        trainable = tune.with_resources(lambda space: run_trial(space["trial"]),
                                         resources=lambda space: space["trial"]["resources"])
         tuner = tune.Tuner(
-            trainable, param_space={"trial": tune.grid_search(plans)},
+            trainable, param_space={"trial": tune.grid_search(params)},
             tune_config=tune.TuneConfig(trial_name_creator=_ray_trial_name, trial_dirname_creator=_ray_trial_name),
-            run_config=tune.RunConfig(name="tune", storage_path=os.path.join(os.path.abspath(sweep_dir), "ray"),
-                                      verbose=0, failure_config=tune.FailureConfig(max_failures=max_failures)))
-        results = tuner.fit()
-        failed = [r for r in results if r.error is not None]
-        if failed:
-            raise SweepError(f"{len(failed)} trial(s) failed after {max_failures} restarts ({failed[0].error!r:.200}); "
-                             "run the same command again to continue them")
+            run_config=tune.RunConfig(
+                name="tune", storage_path=os.path.join(sweep_dir, RAY_DIR), verbose=0,
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+                callbacks=[SweepProgress(todo, max_failures, stream), CSVLoggerCallback(), JsonLoggerCallback()]))
+        with _environment(QUIET_TUNE), whole_lines_on_stdout():
+            results = tuner.fit()
+        return sum(result.error is not None for result in results)
     finally:
         ray.shutdown()
 
 
+@contextlib.contextmanager
+def _environment(variables):
+    """Set environment variables for the duration of the block (Ray Tune reads these options
+    from the environment only), then restore them: a notebook's later Tune runs are its own."""
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _ray_trial_name(ray_trial):
     return ray_trial.config["trial"]["name"]
-
-
-def summarize(sweep_dir, trials, grid_keys):
-    """summary.csv (one row per trial) and curves.png; returns the rows."""
-    rows = []
-    for trial in trials:
-        scores = latest_scores(trial.run_dir)
-        rows.append({"trial": trial.name, "env_name": trial.overrides["env_name"], "seed": trial.overrides["seed"],
-                     **{k: trial.overrides[k] for k in grid_keys}, **scores})
-    columns = ["trial", "env_name", "seed", *grid_keys, "steps", "games", "eval_step", "eval_mean", "eval_std",
-               "last_games_mean"]
-    with open(os.path.join(sweep_dir, "summary.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    from dqnkit.plotting import plot_sweep_curves
-
-    plot_sweep_curves([(t.run_dir, _setting_label(t.setting)) for t in trials], os.path.join(sweep_dir, "curves.png"))
-    return rows
-
-
-def _setting_label(setting):
-    return " ".join(f"{k}={_value_label(v)}" if k != "env_name" else str(v) for k, v in setting.items())
-
-
-def score_of(row):
-    """A trial's figure for comparisons: its latest evaluation, else its last games' mean."""
-    return row["eval_mean"] if row["eval_mean"] is not None else row["last_games_mean"]
-
-
-def summary_table(rows, grid_keys):
-    """Mean and spread across seeds for each setting, as aligned text."""
-    groups = {}
-    for row in rows:
-        key = (row["env_name"], *(row[k] for k in grid_keys))
-        groups.setdefault(key, []).append(row)
-    header = ["env_name", *grid_keys, "seeds", "steps", "score mean", "score std"]
-    lines = [header]
-    for key, members in groups.items():
-        scores = [score_of(r) for r in members if score_of(r) is not None]
-        mean = f"{np.mean(scores):.2f}" if scores else "-"
-        spread = f"{np.std(scores):.2f}" if scores else "-"
-        lines.append([*(_value_label(v) for v in key), str(len(members)),
-                      f"{min(r['steps'] for r in members):,}", mean, spread])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    note = "score: the latest evaluation's mean where one ran, else the mean of the last 100 games"
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines) + "\n" + note
