@@ -224,8 +224,13 @@ class Checkpointer:
             step, _ = self.latest_complete()
         if step is None:
             return None, None
+        return step, self.config_of(step)
+
+    def config_of(self, step):
+        """The config dict checkpoint `step` was trained with (None if it predates configs in
+        checkpoints). Reads its state only: verify it first."""
         with open(os.path.join(self.path(step), "state.json"), "rb") as f:
-            return step, json.loads(f.read()).get("config")
+            return json.loads(f.read()).get("config")
 
     def load(self, step, manifest, memory):
         """Arrays, state and logs ({file name: bytes}) of checkpoint `step`; fills `memory` from

@@ -99,10 +99,14 @@ class RunFolder:
         self.save_config(from_checkpoint)
         return from_checkpoint
 
-    def check_same_run(self, config):
+    def check_same_run(self, config, checkpoint_config=None):
         """Stop if `config` changes what this run is; schedule keys may change. The checkpoints'
-        own config is the reference where they have one."""
-        _, saved = self.checkpoint_config()
+        own config is the reference where they have one (`checkpoint_config`: the dict of one the
+        caller has verified already, which saves hashing it again)."""
+        if checkpoint_config is not None:
+            saved = configs.from_saved(checkpoint_config)
+        else:
+            _, saved = self.checkpoint_config()
         if saved is None:
             saved = self.saved_config()
         if saved is None:

@@ -336,8 +336,9 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
 
 def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, signals):
     checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
+    resumed_step, manifest = checkpointer.latest_complete()  # verifies its files (the one hashing pass)
     if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
-        folder.check_same_run(config)
+        folder.check_same_run(config, None if resumed_step is None else checkpointer.config_of(resumed_step))
     folder.save_config(config)
 
     make_deterministic(config.seed)
@@ -347,7 +348,6 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
     agent = build_agent(config, base_env.action_space.n)
 
     step, episode = 0, 0
-    resumed_step, manifest = checkpointer.latest_complete()
     logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
     saved_game = None
     if resumed_step is not None:
