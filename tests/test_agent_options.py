@@ -4,15 +4,21 @@ For each combination of Double DQN, dueling type, soft or hard target updates an
 infinite ``delta_clip``, a stock ``DQNAgent`` (``SequentialMemory``) and a ``FastDQNAgent``
 (``RingMemory``) start from the same weights, see the same transitions and train on the same
 sampled indexes; their metrics, online weights and target weights must agree.
+
+keras-rl2 1.0.5's own agent tests run here too, with our classes and toy envs of our own: its
+multi-input DQN and NAF cases (``tests/rl/agents/test_dqn.py``) and its discrete integration
+tests (``tests/integration/test_discrete.py``).
 """
 import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras
-from rl.agents.dqn import DQNAgent
+from rl.agents.dqn import DQNAgent, NAFAgent
 from rl.core import Processor
 from rl.memory import SequentialMemory
+from rl.processors import MultiInputProcessor
 from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
 from tf_keras import layers
 
@@ -28,6 +34,16 @@ def small_model(seed, float_input=True):
     x = layers.Flatten()(layers.Rescaling(1.0)(inputs))
     x = layers.Dense(16, activation="relu")(x)
     return tf_keras.Model(inputs, layers.Dense(NB_ACTIONS)(x))
+
+
+def model_of_inputs(shapes, outputs=NB_ACTIONS, seed=3):
+    """A net with one input per observation input (each a window of it), concatenated."""
+    tf_keras.utils.set_random_seed(seed)
+    inputs = [layers.Input(shape=(WINDOW,) + shape) for shape in shapes]
+    flat = [layers.Flatten()(x) for x in inputs]
+    x = layers.Concatenate()(flat) if len(flat) > 1 else flat[0]
+    x = layers.Dense(8, activation="relu")(x)
+    return tf_keras.Model(inputs if len(inputs) > 1 else inputs[0], layers.Dense(outputs)(x))
 
 
 def transitions(count=120, seed=0):
@@ -51,14 +67,14 @@ def fresh_graph():
     tf_keras.backend.clear_session()
 
 
-def train_on_fixed_indexes(agent, sample_name, steps_and_idxs, observation=None):
+def train_on_fixed_indexes(agent, sample_name, steps_and_idxs, observation=None, action=0):
     original = getattr(agent.memory, sample_name)
     all_metrics = []
     for step, idxs in steps_and_idxs:
         setattr(agent.memory, sample_name, lambda size, batch_idxs=None, idxs=idxs: original(size, batch_idxs=idxs))
         agent.training, agent.step = True, step
         agent.recent_observation = np.zeros(OBS_SHAPE, dtype=np.float32) if observation is None else observation
-        agent.recent_action = 0
+        agent.recent_action = action
         try:
             all_metrics.append(agent.backward(0.0, terminal=False))
         finally:
@@ -142,17 +158,12 @@ class SplitProcessor(Processor):
         return [batch[..., :2], batch[..., 2:]]
 
 
-def two_input_model():
-    tf_keras.utils.set_random_seed(3)
-    left, right = layers.Input(shape=(WINDOW, 2)), layers.Input(shape=(WINDOW, 2))
-    x = layers.Concatenate()([layers.Flatten()(left), layers.Flatten()(right)])
-    return tf_keras.Model([left, right], layers.Dense(NB_ACTIONS)(layers.Dense(8, activation="relu")(x)))
-
-
 def test_a_model_with_two_inputs_trains_as_in_keras_rl2():
     options = dict(enable_double_dqn=True, target_model_update=2)
-    stock = make_agent(DQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options, model=two_input_model())
-    ours = make_agent(FastDQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options, model=two_input_model())
+    stock = make_agent(DQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options,
+                       model=model_of_inputs([(2,), (2,)]))
+    ours = make_agent(FastDQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options,
+                      model=model_of_inputs([(2,), (2,)]))
     stock.processor = ours.processor = SplitProcessor()
     assert not ours.fused  # keras-rl2's own path serves it
     rng = np.random.default_rng(2)
@@ -266,3 +277,181 @@ def test_fit_learns_a_tiny_deterministic_env_with_each_option(name):
     history = agent.test(Corridor(), nb_episodes=1, verbose=0)
     assert history.history["nb_steps"] == [5], name
     assert history.history["episode_reward"][0] == pytest.approx(1.0 - 4 * 0.05)
+
+
+# -- observations of several inputs: keras-rl2's multi-input cases (its tests/rl/agents/test_dqn.py) --
+
+INPUT_SHAPES = ((3,), (4,))
+
+
+def two_input_transitions(count=120, seed=0):
+    """Observations of two inputs of different shapes and dtypes, as a multi-sensor env gives them."""
+    rng = np.random.default_rng(seed)
+    return [([rng.normal(size=3), rng.normal(size=4).astype(np.float32)], int(rng.integers(NB_ACTIONS)),
+             float(rng.normal()), bool(i % 17 == 16)) for i in range(count)]
+
+
+class ConcatProcessor(Processor):
+    """A single-input model fed observations of two inputs: each observation's inputs concatenated."""
+
+    def process_state_batch(self, batch):
+        return np.array([[np.concatenate([np.ravel(x) for x in observation]) for observation in state]
+                         for state in batch], dtype=np.float32)
+
+
+@pytest.mark.parametrize("model_inputs", ["one per input", "one, concatenated by the processor"])
+def test_observations_of_two_inputs_train_and_act_as_in_keras_rl2(model_inputs):
+    """Stock DQNAgent with SequentialMemory and ours with RingMemory, same transitions and indexes:
+    the same weights, and the same actions for the same random numbers. A single-input model
+    makes our agent fused, yet its memory's several inputs must take keras-rl2's path."""
+    if model_inputs == "one per input":
+        models, processor = [model_of_inputs(INPUT_SHAPES) for _ in range(2)], MultiInputProcessor(nb_inputs=2)
+    else:
+        models, processor = [model_of_inputs([(7,)]) for _ in range(2)], ConcatProcessor()
+    options = dict(enable_double_dqn=True, target_model_update=2)
+    stock = make_agent(DQNAgent, SequentialMemory(limit=200, window_length=WINDOW), options, model=models[0])
+    ours = make_agent(FastDQNAgent, RingMemory(limit=200, window_length=WINDOW), options, model=models[1])
+    stock.processor = ours.processor = processor
+    data = two_input_transitions()
+    for agent in (stock, ours):
+        for obs, action, reward, terminal in data:
+            agent.memory.append(obs, action, reward, terminal)
+    assert ours.memory.several_inputs
+    ours.model.set_weights(stock.model.get_weights())
+    ours.target_model.set_weights(stock.target_model.get_weights())
+    plan = list(zip([11, 12, 13], safe_indexes(stock.memory, np.random.default_rng(2), 3)))
+    np.testing.assert_array_equal(train_on_fixed_indexes(ours, "sample", plan, data[0][0]),
+                                  train_on_fixed_indexes(stock, "sample", plan, data[0][0]))
+    for ours_w, stock_w in zip(ours.model.get_weights(), stock.model.get_weights()):
+        np.testing.assert_array_equal(ours_w, stock_w)
+    actions = {id(stock): [], id(ours): []}
+    for step, (obs, *_rest) in enumerate(two_input_transitions(40, seed=1)):
+        for agent in (stock, ours):
+            agent.step = step * 3  # epsilon from 1.0 down to 0.1: random and greedy actions
+            np.random.seed(step)
+            actions[id(agent)].append(int(agent.forward(obs)))
+            agent.memory.append(obs, 0, 0.0, step % 9 == 8, training=False)
+    assert actions[id(ours)] == actions[id(stock)] and len(set(actions[id(ours)])) > 1
+
+
+class Sensors:
+    """A toy env in the old gym API whose observation is one float64 array, or a list of them
+    (several inputs): random readings; reward 1 for action 1 when the first reading is positive,
+    episodes of 7 steps."""
+
+    def __init__(self, shapes):
+        self.shapes, self.rng = shapes, np.random.default_rng(0)
+
+    def _observation(self):
+        readings = [self.rng.normal(size=shape) for shape in self.shapes]
+        self.first_reading = float(readings[0].flat[0])
+        return readings if len(readings) > 1 else readings[0]
+
+    def reset(self):
+        self.steps = 0
+        return self._observation()
+
+    def step(self, action):
+        reward = float(action == 1 and self.first_reading > 0)
+        self.steps += 1
+        return self._observation(), reward, self.steps >= 7, {}
+
+
+@pytest.mark.parametrize("shapes", [INPUT_SHAPES[:1], INPUT_SHAPES], ids=["one input", "two inputs"])
+def test_keras_rl2s_fit_trains_on_observations_of_one_or_two_inputs(shapes):
+    """keras-rl2's test_single/multi_dqn_input: fit with a memory shared by a Double DQN agent and
+    a plain one, compiled with the optimizer named 'sgd'."""
+    memory = RingMemory(limit=10, window_length=WINDOW)
+    for double in (True, False):
+        model = model_of_inputs(shapes, outputs=2)
+        initial = model.get_weights()
+        agent = FastDQNAgent(model, memory=memory, nb_actions=2, nb_steps_warmup=5, batch_size=4,
+                             enable_double_dqn=double,
+                             processor=MultiInputProcessor(nb_inputs=2) if len(shapes) > 1 else None)
+        agent.compile("sgd")
+        agent.fit(Sensors(shapes), nb_steps=30, verbose=0)
+        assert all(not np.allclose(a, b) for a, b in zip(model.get_weights(), initial))  # it trained
+    assert memory.several_inputs == (len(shapes) > 1) and memory.nb_entries == 10
+
+
+@pytest.fixture
+def naf_graph_gradients():
+    """keras-rl2's NAFLayer (tf.scan) needs every intermediate output to take gradients in graph mode."""
+    tf.compat.v1.experimental.output_all_intermediates(True)
+    yield
+    tf.compat.v1.experimental.output_all_intermediates(None)
+
+
+def naf_models(shapes, nb_actions=2):
+    """NAF's V, mu and L nets over the observation's inputs (L also takes the action)."""
+    v, mu = model_of_inputs(shapes, outputs=1, seed=4), model_of_inputs(shapes, outputs=nb_actions, seed=5)
+    action = layers.Input(shape=(nb_actions,))
+    observation = [layers.Input(shape=(WINDOW,) + shape) for shape in shapes]
+    x = layers.Concatenate()([action] + [layers.Flatten()(o) for o in observation])
+    l_model = tf_keras.Model([action] + observation, layers.Dense(nb_actions * (nb_actions + 1) // 2)(x))
+    return dict(V_model=v, mu_model=mu, L_model=l_model)
+
+
+@pytest.mark.parametrize("shapes", [INPUT_SHAPES[:1], INPUT_SHAPES], ids=["one input", "two inputs"])
+def test_naf_trains_on_ring_memory_as_on_sequential_memory(shapes, naf_graph_gradients):
+    """keras-rl2's test_single/multi_continuous_dqn_input: NAF (float32 action vectors) on our
+    memory, against the same NAF on SequentialMemory with the same entries and indexes."""
+    agents = []
+    for memory in (SequentialMemory(limit=200, window_length=WINDOW), RingMemory(limit=200, window_length=WINDOW)):
+        agent = NAFAgent(nb_actions=2, memory=memory, nb_steps_warmup=5, batch_size=4,
+                         processor=MultiInputProcessor(nb_inputs=2) if len(shapes) > 1 else None,
+                         **naf_models(shapes))
+        agent.compile(tf_keras.optimizers.legacy.SGD(learning_rate=0.01), metrics=[])
+        agents.append(agent)
+    stock, ours = agents
+    rng = np.random.default_rng(9)
+    data = [(obs if len(shapes) > 1 else obs[0], rng.normal(size=2).astype(np.float32), reward, terminal)
+            for obs, _, reward, terminal in two_input_transitions()]
+    for agent in agents:
+        for obs, action, reward, terminal in data:
+            agent.memory.append(obs, action, reward, terminal)
+    plan = list(zip([11, 12, 13], safe_indexes(stock.memory, rng, 3, size=4)))
+    initial = stock.combined_model.get_weights()
+    metrics = [train_on_fixed_indexes(agent, "sample", plan, data[0][0], action=data[0][1]) for agent in agents]
+    np.testing.assert_array_equal(metrics[1], metrics[0])
+    for ours_w, stock_w in zip(ours.combined_model.get_weights(), stock.combined_model.get_weights()):
+        np.testing.assert_array_equal(ours_w, stock_w)
+    assert any(not np.allclose(a, b) for a, b in zip(stock.combined_model.get_weights(), initial))
+    assert ours.memory.actions.dtype == np.float32 and ours.memory.several_inputs == (len(shapes) > 1)
+    np.testing.assert_array_equal(ours.forward(data[5][0]), stock.forward(data[5][0]))
+
+
+class DelayedReward:
+    """A two-step env in the old gym API with plain Python int observations and rewards: the first
+    action takes 1 now (action 0) or nothing (action 1); the second then pays 1 after a 0, or 3
+    for a 1 after a 1. The best game, 1 then 1, scores 3. Observation: 2, then the first action."""
+
+    def reset(self):
+        self.first = None
+        return 2
+
+    def step(self, action):
+        action = int(action)
+        if self.first is None:
+            self.first = action
+            return action, 1 - action, False, {}
+        return self.first, 1 if self.first == 0 else 3 * action, True, {}
+
+
+@pytest.mark.parametrize("name", ["vanilla", "double", "dueling-avg"])
+def test_fit_learns_an_env_of_int_observations_and_rewards(name):
+    """keras-rl2's discrete integration test (test_dqn, test_double_dqn, test_duel_dqn): window 1,
+    0-d observations, soft target updates, eps 0.1; greedy play then scores the best game."""
+    tf_keras.utils.set_random_seed(0)
+    inputs = layers.Input(shape=(1,))
+    model = tf_keras.Model(inputs, layers.Dense(2)(layers.Dense(16, activation="relu")(inputs)))
+    policy = EpsGreedyQPolicy(eps=0.1)
+    agent = FastDQNAgent(model=model, nb_actions=2, memory=RingMemory(limit=1000, window_length=1, seed=0),
+                         policy=policy, nb_steps_warmup=50, target_model_update=0.1, **OPTIONS[name])
+    agent.compile(tf_keras.optimizers.legacy.Adam(learning_rate=1e-3))
+    assert agent.fused
+    agent.fit(DelayedReward(), nb_steps=2000, verbose=0)
+    assert agent.memory.observations.shape == (1000,) and agent.memory.rewards.dtype == np.float32
+    policy.eps = 0.0
+    history = agent.test(DelayedReward(), nb_episodes=5, visualize=False, verbose=0)
+    assert history.history["episode_reward"] == [3] * 5, name

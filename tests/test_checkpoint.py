@@ -159,3 +159,56 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(transitions,
     with pytest.warns(UserWarning, match="checkpoint at step 200: .*arrays.npz is damaged"):
         step, manifest = checkpointer.latest_complete()
     assert step == 100 and manifest == first
+
+
+def _restored_after_each_checkpoint(memory, tmp_path, appends):
+    """Append each batch of `appends` to `memory` and checkpoint after it (chunks reused, as in a
+    run); load each checkpoint into a fresh memory, check that it equals `memory` bit for bit,
+    and return the restored memories."""
+    checkpointer = Checkpointer(str(tmp_path / "checkpoints"), keep=3)
+    manifest, restored_memories = None, []
+    for entries in appends:
+        for obs, action, reward, terminal in entries:
+            memory.append(obs, action, reward, terminal)
+        manifest = checkpointer.save(memory.total_appended, {}, {}, {}, memory, manifest)
+        restored = RingMemory(limit=memory.limit, window_length=memory.window_length)
+        checkpointer.load(*checkpointer.latest_complete(), restored)
+        assert restored.total_appended == memory.total_appended
+        _assert_same_rings_and_batches(memory, restored)
+        restored_memories.append(restored)
+    return restored_memories
+
+
+def _assert_same_rings_and_batches(memory, restored):
+    rings = list(memory.observations) if memory.several_inputs else [memory.observations]
+    restored_rings = list(restored.observations) if restored.several_inputs else [restored.observations]
+    for name, a, b in [("observations", x, y) for x, y in zip(rings, restored_rings, strict=True)] + \
+            [(name, getattr(memory, name), getattr(restored, name)) for name in ("actions", "rewards", "terminals")]:
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name  # bitwise, dtype included
+    idxs = np.arange(4, memory.nb_entries - 2)
+    memory.rng, restored.rng = np.random.default_rng(0), np.random.default_rng(0)
+    a, b = memory.sample_batch(len(idxs), idxs), restored.sample_batch(len(idxs), idxs)
+    for field in a._fields:
+        for x, y in zip(*(v if isinstance(v, list) else [v] for v in (getattr(a, field), getattr(b, field)))):
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), field
+
+
+def test_rewards_widened_between_checkpoints_restore_bitwise(transitions, tmp_path):
+    """Rewards summed as np.float32 (keras-rl2's fit) are stored as float32; a reward float32 cannot
+    hold widens the ring to float64 after the first checkpoint wrote its chunk as float32."""
+    as_float32 = [(obs, action, np.float32(reward), terminal) for obs, action, reward, terminal in transitions]
+    memory = RingMemory(limit=300, window_length=4)
+    widening = [(transitions[150][0], 1, 0.1, False)]
+    appends = [as_float32[:150], widening + as_float32[151:320]]
+    first, second = _restored_after_each_checkpoint(memory, tmp_path, appends)
+    assert first.rewards.dtype == np.float32 and second.rewards.dtype == memory.rewards.dtype == np.float64
+
+
+def test_multi_input_observations_restore_bitwise(transitions, tmp_path):
+    rng = np.random.default_rng(8)
+    two_inputs = [([obs, rng.random(3).astype(np.float32)], action, reward, terminal)
+                  for obs, action, reward, terminal in transitions]
+    memory = RingMemory(limit=300, window_length=4)
+    *_, restored = _restored_after_each_checkpoint(memory, tmp_path, [two_inputs[:150], two_inputs[150:320],
+                                                                      two_inputs[320:610]])  # the ring wraps
+    assert restored.several_inputs and [ring.dtype for ring in restored.observations] == [np.uint8, np.float32]

@@ -20,7 +20,9 @@ dueling head, and both paths train that model.
 Where the fused path cannot serve a case, keras-rl2's own code runs it (``fused`` tells which):
 a memory other than ``RingMemory`` (``SequentialMemory``), a model with several inputs, or a
 compiled metric that Keras resolves by output shape (``"accuracy"``, ``"crossentropy"``) or
-that is a stateful ``Metric`` object.
+that is a stateful ``Metric`` object. Observations of several inputs (lists of arrays, which
+``RingMemory`` keeps apart) also take keras-rl2's path, whatever the model: its processor
+expects them in keras-rl2's layout.
 """
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
@@ -136,7 +138,7 @@ class FastDQNAgent(DQNAgent):
         return getattr(optimizer, "optimizer", optimizer)
 
     def compute_q_values(self, state):
-        if not self._single_input:
+        if not self._single_input or not isinstance(state, np.ndarray):  # a state of several inputs
             return super().compute_q_values(state)
         batch = state[None]
         if self.processor is not None:
@@ -164,7 +166,9 @@ class FastDQNAgent(DQNAgent):
         return int(np.argmax(self.compute_q_values(self.memory.get_recent_state(observation))))
 
     def backward(self, reward, terminal):
-        if not self.fused:
+        # Whether the memory holds several inputs is known from its first append on (nothing can be
+        # sampled before it); keras-rl2's path hands them to the processor in keras-rl2's layout.
+        if not self.fused or self.memory.several_inputs:
             return super().backward(reward, terminal)
         if self.step % self.memory_interval == 0:
             self.memory.append(self.recent_observation, self.recent_action, reward, terminal, training=self.training)

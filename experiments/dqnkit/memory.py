@@ -3,15 +3,27 @@
 keras-rl2's ``SequentialMemory`` keeps four deques of Python objects and builds every sampled
 state with Python loops and float64 zero padding. ``RingMemory`` stores the same entries -
 (observation, action, reward, terminal) per ``append`` call, in the same order, with the same
-meaning - in four arrays, and stacks windows with numpy indexing.
+meaning - in preallocated arrays ("rings"), and stacks windows with numpy indexing.
 
 What is stored, and how (what makes it a drop-in for ``SequentialMemory``):
 
 - observations keep the dtype and shape of the first one appended (84x84 uint8 Atari frames
   stay one byte per pixel; float observations stay float); every later one must match, or
   ``append`` stops with one line instead of converting silently;
-- actions likewise (integers for DQN, float vectors for continuous-action agents);
-- rewards as float64, so every int or float reward comes back with the value it had;
+- an observation that is a list or tuple of arrays of different shapes or dtypes (keras-rl2's
+  multi-input models, e.g. an image and a vector, with ``MultiInputProcessor``) is stored as
+  several inputs, each in a ring of its own dtype and shape; ``sample`` and
+  ``get_recent_state`` give each observation back as a list of its inputs, in keras-rl2's
+  layout. A list or tuple whose items share one shape and dtype is stored as one array
+  (``np.asarray`` of it changes no value), which keras-rl2 reads the same way. Dicts and other
+  objects that are not numbers are refused;
+- actions and rewards keep the dtype of the first one appended and widen when a later value
+  does not fit it exactly: keras-rl2's ``fit`` sums rewards as np.float32 and appends a Python
+  0.0 at each episode's end, which float32 holds, so its rewards stay float32; a Python 0.1
+  would widen them to float64. Every value comes back equal (``==``) to what was appended, as
+  ``SequentialMemory`` gives back the appended object itself. A value no widening holds exactly
+  (an int beyond 2**53 among floats), or an action of another kind (a float where ints were
+  stored), is refused;
 - any ``limit`` >= 1 is accepted; like ``SequentialMemory``, sampling needs at least
   ``window_length + 2`` entries.
 
@@ -30,15 +42,101 @@ The memory also counts every append (``total_appended``): checkpoints use it to 
 entries that are new since the previous checkpoint (``export_entries``/``import_entries``).
 """
 from collections import namedtuple
+from itertools import islice
 
 import numpy as np
 from rl.memory import Experience, Memory
 
 Batch = namedtuple("Batch", "state0 action reward terminal1 state1")
 
+# Dtype families: actions may widen within theirs (int32 -> int64, float32 -> float64), never
+# across (a float action in an int ring would be truncated by the agent).
+_FAMILY = {"b": "bool", "i": "integer", "u": "integer", "f": "float"}
+
+
+def _as_stored(observation):
+    """`observation` as RingMemory stores it: one array, or a list of arrays (one per input).
+
+    An array stays as it is. A list or tuple is one array if its items share one shape and dtype,
+    otherwise one array per item: the observation of a multi-input model."""
+    if not isinstance(observation, (list, tuple)):
+        return np.asarray(observation)
+    items = []
+    for i, item in enumerate(observation):
+        try:
+            items.append(np.asarray(item))
+        except ValueError:  # numpy's "inhomogeneous shape": an input that is itself a list of inputs
+            raise ValueError(f"RingMemory stores an observation as one array or a list/tuple of arrays "
+                             f"(one per model input); item {i} is neither: give each input as one array") from None
+    if all(item.shape == items[0].shape and item.dtype == items[0].dtype for item in items[1:]):
+        return np.stack(items) if items else np.asarray(observation)
+    return items
+
+
+def _layout(stored):
+    """(dtype, shape) of an observation as stored, or a list of them, one per input."""
+    if isinstance(stored, list):
+        return [(item.dtype, item.shape) for item in stored]
+    return stored.dtype, stored.shape
+
+
+def _describe(layout):
+    if isinstance(layout, list):
+        return f"{len(layout)} inputs (" + ", ".join(f"{dtype} {shape}" for dtype, shape in layout) + ")"
+    return f"{layout[0]} observations of shape {layout[1]}"
+
+
+def _refuse_objects(stored):
+    for item in stored if isinstance(stored, list) else [stored]:
+        if item.dtype.hasobject:
+            raise ValueError("RingMemory stores observations as numeric arrays, got an object array (a dict, "
+                             "None or a ragged list?); give an observation as an array or a list of arrays")
+
+
+def _fits(values, dtype):
+    """Whether `values` come back bit for bit from a round trip through `dtype`."""
+    return values.astype(dtype).astype(values.dtype).tobytes() == values.tobytes()
+
+
+def _ring_holding(ring, values, what, same_family=False, by_value=True):
+    """`ring`, or a copy of it in a wider dtype, that holds `values` exactly.
+
+    Values the ring's dtype holds exactly go into it as they are: np.float32 rewards stay float32
+    when keras-rl2's ``fit`` appends a Python 0.0 at an episode's end. Others widen the ring to
+    numpy's promotion of the two dtypes (float32 and float64: float64), once every entry and value
+    is checked to survive it (an int beyond 2**53 in float64 would not: refused). With
+    ``by_value=False`` any other dtype widens the ring: ``import_entries`` does that, so that a
+    restored ring ends in the dtype of the ring that exported the entries. `same_family` keeps
+    ints ints and floats floats (actions)."""
+    if values.dtype == ring.dtype:
+        return ring
+    if values.dtype.kind not in _FAMILY:
+        raise ValueError(f"RingMemory stores {what}s as numbers, got {values.dtype}; give a number")
+    dtype = np.result_type(ring.dtype, values.dtype)
+    if same_family and _FAMILY.get(dtype.kind) != _FAMILY.get(ring.dtype.kind):
+        raise ValueError(f"RingMemory holds {ring.dtype} {what}s, got {values.dtype}; give every {what} "
+                         "the same kind (all ints or all floats)")
+    if by_value and _fits(values, ring.dtype):
+        return ring
+    if not (_fits(ring, dtype) and _fits(values, dtype)):
+        raise ValueError(f"RingMemory cannot hold {ring.dtype} and {values.dtype} {what}s together exactly "
+                         f"(as {dtype} a value would change); give every {what} one dtype")
+    return ring.astype(dtype)
+
+
+def _windows(ring, window_slots, keep, next_slots):
+    """state0 and state1 of one ring: entries at `window_slots` (B, W), zero where not `keep`,
+    and state1 = state0 shifted by one with the entry at `next_slots` appended."""
+    state0 = ring[window_slots]
+    state0[~keep] = 0
+    state1 = np.empty_like(state0)
+    state1[:, :-1] = state0[:, 1:]
+    state1[:, -1] = ring[next_slots]
+    return state0, state1
+
 
 class RingMemory(Memory):
-    """``Memory`` with every entry in one preallocated ring of arrays; see the module docstring."""
+    """``Memory`` with every entry in preallocated rings of arrays; see the module docstring."""
 
     def __init__(self, limit, window_length, seed=None, ignore_episode_boundaries=False):
         super().__init__(window_length=window_length, ignore_episode_boundaries=ignore_episode_boundaries)
@@ -47,22 +145,49 @@ class RingMemory(Memory):
         if int(window_length) < 1 or int(window_length) != window_length:
             raise ValueError(f"window_length must be a positive integer, got {window_length!r}")
         self.limit = int(limit)
-        # Allocated on the first append (or import), when the observation's dtype and shape are known.
+        # Allocated on the first append (or import), when the dtypes and shapes are known.
+        # `observations` is one ring, or a list of rings (one per input) for multi-input observations.
         self.observations = None
         self.actions = None
-        self.rewards = np.zeros(self.limit, dtype=np.float64)
+        self.rewards = None
         self.terminals = np.zeros(self.limit, dtype=bool)
         self.total_appended = 0  # every append ever made; Python int, never wraps
         self.rng = np.random.default_rng(seed)
         self._state_buffer = None
         self._window_offsets = np.arange(window_length)
 
-    def _allocate(self, observation, action):
-        self.observations = np.zeros((self.limit,) + observation.shape, dtype=observation.dtype)
-        self.actions = np.zeros((self.limit,) + action.shape, dtype=action.dtype)
+    @property
+    def several_inputs(self):
+        """True once the memory holds multi-input observations (each input in a ring of its own)."""
+        return isinstance(self.observations, list)
 
-    def _allocate_window(self, observation):
-        self._state_buffer = np.zeros((self.window_length,) + observation.shape, dtype=observation.dtype)
+    def _allocate(self, observation, action, reward):
+        """Rings shaped and typed like the first entry: `observation` as ``_as_stored`` gives it,
+        `action` and `reward` as arrays."""
+        _refuse_objects(observation)
+        if reward.dtype.kind not in _FAMILY:
+            raise ValueError(f"RingMemory stores rewards as numbers, got {reward.dtype}; give a number")
+        if isinstance(observation, list):
+            self.observations = [np.zeros((self.limit,) + item.shape, dtype=item.dtype) for item in observation]
+        else:
+            self.observations = np.zeros((self.limit,) + observation.shape, dtype=observation.dtype)
+        self.actions = np.zeros((self.limit,) + action.shape, dtype=action.dtype)
+        self.rewards = np.zeros(self.limit, dtype=reward.dtype)
+
+    def _held_layout(self):
+        if self.several_inputs:
+            return [(ring.dtype, ring.shape[1:]) for ring in self.observations]
+        return self.observations.dtype, self.observations.shape[1:]
+
+    def _check_observation(self, observation):
+        held = self.observations
+        if isinstance(observation, np.ndarray) and isinstance(held, np.ndarray) \
+                and observation.dtype == held.dtype and observation.shape == held.shape[1:]:
+            return  # the common case, checked without building layouts
+        if _layout(observation) != self._held_layout():
+            raise ValueError(f"RingMemory holds {_describe(self._held_layout())}, got "
+                             f"{_describe(_layout(observation))}; give every observation the same dtype and "
+                             "shape (a processor can)")
 
     # -- keras-rl2's Memory interface ---------------------------------------------------------------
     @property
@@ -70,58 +195,101 @@ class RingMemory(Memory):
         return min(self.total_appended, self.limit)
 
     def append(self, observation, action, reward, terminal, training=True):
+        if training:
+            self._store(_as_stored(observation), np.asarray(action), np.asarray(reward), terminal)
         super().append(observation, action, reward, terminal, training=training)
-        if not training:
-            return
-        observation, action = np.asarray(observation), np.asarray(action)
+
+    def _store(self, observation, action, reward, terminal):
+        if reward.ndim:
+            raise ValueError(f"RingMemory stores a reward as one number, got an array of shape {reward.shape}")
         if self.observations is None:
-            self._allocate(observation, action)
-        elif observation.dtype != self.observations.dtype or observation.shape != self.observations.shape[1:]:
-            raise ValueError(f"RingMemory holds {self.observations.dtype} observations of shape "
-                             f"{self.observations.shape[1:]}, got {observation.dtype} {observation.shape}; "
-                             "give every observation the same dtype and shape (a processor can)")
-        if action.shape != self.actions.shape[1:] or not np.can_cast(action.dtype, self.actions.dtype, "same_kind"):
+            self._allocate(observation, action, reward)
+        self._check_observation(observation)
+        if action.shape != self.actions.shape[1:]:
             raise ValueError(f"RingMemory holds {self.actions.dtype} actions of shape {self.actions.shape[1:]}, "
                              f"got {action.dtype} {action.shape}")
+        # A value of another dtype (rare: fit's Python 0.0 among float32 rewards) is checked, and
+        # the ring widened if it must be, before anything is written: a refused entry changes nothing.
+        actions, rewards = self.actions, self.rewards
+        if action.dtype != actions.dtype:
+            actions = _ring_holding(actions, action, "action", same_family=True)
+        if reward.dtype != rewards.dtype:
+            rewards = _ring_holding(rewards, reward, "reward")
+        self.actions, self.rewards = actions, rewards
+
         slot = self.total_appended % self.limit
-        self.observations[slot] = observation
+        if self.several_inputs:
+            for ring, item in zip(self.observations, observation):
+                ring[slot] = item
+        else:
+            self.observations[slot] = observation
         self.actions[slot] = action
         self.rewards[slot] = reward
         self.terminals[slot] = terminal
         self.total_appended += 1
+
+    def _window_start(self):
+        """Where the current window starts in ``recent_observations``: the observations from there
+        on (at most window_length - 1, none from before the last episode end unless boundaries are
+        ignored) precede the current one in its window. The walk of ``Memory.get_recent_state``."""
+        terminals = self.recent_terminals
+        start, lowest = len(terminals), max(len(terminals) - self.window_length + 1, 0)
+        while start > lowest:
+            # recent observation start-1 belongs to the window unless the one before it ended an episode
+            if not self.ignore_episode_boundaries and start >= 2 and terminals[start - 2]:
+                break
+            start -= 1
+        return start
 
     def get_recent_state(self, current_observation):
         """The current window as one (window_length, *observation shape) array.
 
         Same observations and zero padding as ``Memory.get_recent_state``, which returns a list
         padded with float64 zeros; the array is reused between calls (copy it to keep it).
+        Multi-input observations come back in keras-rl2's layout: a list of window_length
+        observations, each a list of its inputs (zero padded in each input's dtype).
         """
-        current_observation = np.asarray(current_observation)
+        current = _as_stored(current_observation)
+        if isinstance(current, list):
+            return self._recent_state_of_inputs(current)
         state = self._state_buffer
-        if state is None or state.shape[1:] != current_observation.shape or state.dtype != current_observation.dtype:
-            self._allocate_window(current_observation)
-            state = self._state_buffer
-        state[-1] = current_observation
-        recent = self.recent_observations
-        terminals = self.recent_terminals
-        filled = 1
-        idx = len(recent) - 1
-        for offset in range(self.window_length - 1):
-            current_idx = idx - offset
-            if current_idx < 0:
-                break
-            if not self.ignore_episode_boundaries and current_idx - 1 >= 0 and terminals[current_idx - 1]:
-                break
-            state[-2 - offset] = recent[current_idx]
-            filled += 1
-        state[: self.window_length - filled] = 0
+        if state is None or state.shape[1:] != current.shape or state.dtype != current.dtype:
+            _refuse_objects(current)
+            state = self._state_buffer = np.zeros((self.window_length,) + current.shape, dtype=current.dtype)
+        recent, start = self.recent_observations, self._window_start()
+        first = self.window_length - 1 - (len(recent) - start)  # slots before it are zero padding
+        if first:
+            state[:first] = 0
+        for slot, observation in enumerate(islice(recent, start, None), start=first):
+            state[slot] = observation
+        state[-1] = current
         return state
+
+    def _recent_state_of_inputs(self, current):
+        _refuse_objects(current)
+        windows = [np.zeros((self.window_length,) + item.shape, dtype=item.dtype) for item in current]
+        recent, start = self.recent_observations, self._window_start()
+        observations = list(islice(recent, start, None)) + [current]
+        for slot, observation in enumerate(observations, start=self.window_length - len(observations)):
+            observation = _as_stored(observation)
+            if _layout(observation) != _layout(current):
+                raise ValueError(f"RingMemory's window mixes {_describe(_layout(observation))} with "
+                                 f"{_describe(_layout(current))}; give every observation the same dtypes and shapes")
+            for window, item in zip(windows, observation):
+                window[slot] = item
+        return [[window[t] for window in windows] for t in range(self.window_length)]
 
     def sample(self, batch_size, batch_idxs=None):
         """A list of keras-rl2 ``Experience`` tuples, as ``SequentialMemory.sample`` returns."""
         batch = self.sample_batch(batch_size, batch_idxs)
-        return [Experience(state0=list(batch.state0[i]), action=batch.action[i], reward=batch.reward[i],
-                           state1=list(batch.state1[i]), terminal1=bool(batch.terminal1[i]))
+        if self.several_inputs:  # each state: window_length observations, each a list of its inputs
+            def states(windows, i):
+                return [[window[i, t] for window in windows] for t in range(self.window_length)]
+        else:
+            def states(windows, i):
+                return list(windows[i])
+        return [Experience(state0=states(batch.state0, i), action=batch.action[i], reward=batch.reward[i],
+                           state1=states(batch.state1, i), terminal1=bool(batch.terminal1[i]))
                 for i in range(batch_size)]
 
     def get_config(self):
@@ -131,8 +299,9 @@ class RingMemory(Memory):
 
     # -- fast path ---------------------------------------------------------------------------------
     def sample_batch(self, batch_size, batch_idxs=None):
-        """A ``Batch`` of arrays: states (B, W, *observation shape) in the stored dtype, actions as
-        stored, float64 rewards, bool terminals.
+        """A ``Batch`` of arrays: states (B, W, *observation shape) in the stored dtype (for
+        multi-input observations, a list of such arrays, one per input), actions and rewards as
+        stored, bool terminals.
 
         ``batch_idxs`` are keras-rl2's indexes (drawn from [window_length, nb_entries - 1) and
         shifted by one, as ``SequentialMemory.sample`` does); without them they are drawn
@@ -164,11 +333,12 @@ class RingMemory(Memory):
             ends = self._terminal_at(positions[:, :-1] - 1)
             ended_at_or_after = np.flip(np.logical_or.accumulate(np.flip(ends, axis=1), axis=1), axis=1)
             keep = np.concatenate([~ended_at_or_after, np.ones((len(idx), 1), dtype=bool)], axis=1)
-        state0 = self.observations[self._physical(positions)]
-        state0[~keep] = 0
-        state1 = np.empty_like(state0)
-        state1[:, :-1] = state0[:, 1:]
-        state1[:, -1] = self.observations[self._physical(idx)]
+        window_slots, next_slots = self._physical(positions), self._physical(idx)
+        if self.several_inputs:
+            pairs = [_windows(ring, window_slots, keep, next_slots) for ring in self.observations]
+            state0, state1 = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        else:
+            state0, state1 = _windows(self.observations, window_slots, keep, next_slots)
         last = self._physical(idx - 1)
         return Batch(state0=state0, action=self.actions[last], reward=self.rewards[last],
                      terminal1=self.terminals[last], state1=state1)
@@ -199,27 +369,55 @@ class RingMemory(Memory):
         self.rng.bit_generator.state = state["rng"]
 
     def export_entries(self, start, stop):
-        """Entries with append numbers [start, stop) as arrays (they must still be in memory)."""
+        """Entries with append numbers [start, stop) as arrays (they must still be in memory):
+        ``observations`` (or ``observations_0``, ``observations_1``, ... one per input),
+        ``actions``, ``rewards`` and ``terminals``, each in the dtype the memory holds."""
         if not (self.total_appended - self.nb_entries <= start <= stop <= self.total_appended):
             raise ValueError(f"entries {start}..{stop} are not in memory (it holds "
                              f"{self.total_appended - self.nb_entries}..{self.total_appended})")
-        slots = np.arange(start, stop) % self.limit
         if self.observations is None:  # nothing appended yet
             return {}
-        return {"observations": self.observations[slots], "actions": self.actions[slots],
-                "rewards": self.rewards[slots], "terminals": self.terminals[slots]}
+        slots = np.arange(start, stop) % self.limit
+        if self.several_inputs:
+            arrays = {f"observations_{i}": ring[slots] for i, ring in enumerate(self.observations)}
+        else:
+            arrays = {"observations": self.observations[slots]}
+        return arrays | {"actions": self.actions[slots], "rewards": self.rewards[slots],
+                         "terminals": self.terminals[slots]}
 
     def import_entries(self, start, arrays):
-        """Put entries numbered from `start` back into their slots (inverse of export_entries)."""
+        """Put entries numbered from `start` back into their slots (inverse of export_entries).
+
+        Chunks exported at different times may hold actions or rewards in different dtypes (the
+        memory widened in between); they are widened here the same way, so the memory ends with
+        the dtypes of the one that exported them."""
         if not arrays:
             return
-        # Checkpoints written before observations kept their dtype called them "frames".
-        observations = arrays["observations"] if "observations" in arrays else arrays["frames"]
+        if "observations" in arrays:
+            observations = arrays["observations"]
+        elif "frames" in arrays:  # checkpoints written before observations kept their dtype
+            observations = arrays["frames"]
+        else:
+            inputs = sum(name.startswith("observations_") for name in arrays)
+            observations = [arrays[f"observations_{i}"] for i in range(inputs)]
         count = len(arrays["actions"])
-        if self.observations is None and count:
-            self._allocate(observations[0], arrays["actions"][0])
+        if count == 0:  # every entry of the chunk lies before the oldest one this memory keeps
+            return
+
+        def entry(k):
+            return [inputs[k] for inputs in observations] if isinstance(observations, list) else observations[k]
+
+        if self.observations is None:
+            self._allocate(entry(0), arrays["actions"][0], arrays["rewards"][:0])
+        self._check_observation(entry(0))
+        self.actions = _ring_holding(self.actions, arrays["actions"], "action", same_family=True, by_value=False)
+        self.rewards = _ring_holding(self.rewards, arrays["rewards"], "reward", by_value=False)
         slots = np.arange(start, start + count) % self.limit
-        self.observations[slots] = observations
+        if self.several_inputs:
+            for ring, inputs in zip(self.observations, observations):
+                ring[slots] = inputs
+        else:
+            self.observations[slots] = observations
         self.actions[slots] = arrays["actions"]
         self.rewards[slots] = arrays["rewards"]
         self.terminals[slots] = arrays["terminals"]
