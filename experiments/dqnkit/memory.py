@@ -360,9 +360,9 @@ class RingMemory(Memory):
     # -- checkpoint support ------------------------------------------------------------------------
     def get_state(self):
         """The sampler's generator state (JSON-able). The entries themselves go to checkpoints
-        incrementally, through `export_entries`. The window of recent observations is not
-        saved: checkpoints are taken between games, where the window starts afresh (the last
-        entry before it follows a terminal one)."""
+        incrementally, through `export_entries`. The window of recent observations
+        (keras-rl2's ``recent_observations``/``recent_terminals``) belongs to the game being
+        played: ``training.Game`` saves it with a game in progress."""
         return {"rng": self.rng.bit_generator.state}
 
     def set_state(self, state):
