@@ -1,12 +1,14 @@
 """The CLI end to end in subprocesses, as a new user runs it (CleanRL style), and its bad inputs."""
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from helpers import run_cli
+from helpers import REPO_ROOT, run_cli
 
-LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q", "episode_time", "sps"}
+LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q", "episode_time", "sps", "time"}
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +32,30 @@ def test_train_fills_the_run_folder(trained_run):
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert LOG_FIELDS <= set(records[0])
     assert [r["episode"] for r in records] == list(range(len(records)))
-    assert records[-1]["step"] >= 2000 and sum(r["length"] for r in records) == records[-1]["step"]
+    assert records[-1]["step"] <= 2000 and sum(r["length"] for r in records) == records[-1]["step"]
     assert any(r["loss"] is not None for r in records)  # learning started within the smoke budget
-    assert [n for n in sorted(os.listdir(run_dir / "checkpoints")) if n.startswith("ckpt-")][-1] == f"ckpt-{records[-1]['step']:012d}"
+    # The segment ends at total_steps exactly, in the middle of a game or not.
+    assert [n for n in sorted(os.listdir(run_dir / "checkpoints")) if n.startswith("ckpt-")][-1] == f"ckpt-{2000:012d}"
     videos = sorted(os.listdir(run_dir / "videos"))
     assert videos[:2] == ["train-episode-0.mp4", "train-episode-1.mp4"] and "train-episode-8.mp4" in videos
+
+
+def test_time_to_solve_reads_the_runs_logs(trained_run):
+    """experiments/time_to_solve.py on a real run: solved at the first game for a threshold every
+    score meets, not solved for one none meets; the segment is named with what ended it."""
+    run_dir, _ = trained_run
+    script = os.path.join(REPO_ROOT, "experiments", "time_to_solve.py")
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    low = subprocess.run([sys.executable, script, "--run-dir", str(run_dir), "--threshold", "-1000"],
+                         capture_output=True, text=True, check=True).stdout
+    assert f"solved (mean of the last 100 games >= -1000: {records[0]['reward']:.2f}) at game 1, step " \
+           f"{records[0]['step']:,}" in low
+    high = subprocess.run([sys.executable, script, "--run-dir", str(run_dir), "--threshold", "1000"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "not solved yet" in high and f"{len(records):,} games, step {records[-1]['step']:,}" in high
+    assert "at step 0 to" in high and ": done" in high  # one segment, ended at total_steps
+    missing = subprocess.run([sys.executable, script, "--run-dir", str(run_dir / "nope")], capture_output=True, text=True)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
 
 
 def test_test_mode_plays_scores_and_records_one_video_per_episode(trained_run):

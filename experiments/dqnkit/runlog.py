@@ -4,8 +4,9 @@ flushed), ``eval.jsonl`` (one per evaluation) and ``segments.jsonl`` (the wall c
 Fields of ``log.jsonl``: ``episode`` (0-based, counted over the whole run), ``step`` (global agent step when the
 episode ended), ``reward`` (the game's real score, before clipping), ``length`` (agent steps),
 ``epsilon``, ``loss`` and ``mean_q`` (means over the episode's training steps, null before
-learning starts), ``episode_time`` and ``sps`` (wall clock; the only fields that differ
-between a straight and a resumed run: their names contain ``time`` or ``sps``).
+learning starts), ``episode_time``, ``sps`` and ``time`` (Unix seconds when the game ended;
+records written before it existed lack it) - wall clock, the only fields that differ between a
+straight and a resumed run: their names contain ``time`` or ``sps``.
 """
 import json
 import math
@@ -38,8 +39,11 @@ class SegmentJournal:
     """``segments.jsonl``: when each segment started and reached each checkpoint, on the wall clock.
 
     Unlike the other logs it is never rolled back on resume: it is the run's history, including
-    the work a kill threw away. Lines: ``{"event": "start" | "checkpoint", "step", "time" (Unix
-    seconds), "segment_start_step"}``; the "start" line also names the host and pid."""
+    the work a kill threw away. Lines: ``{"event": "start" | "checkpoint" | "progress" | "end",
+    "step", "time" (Unix seconds), "segment_start_step"}``; the "start" line also names the host
+    and pid, the "end" line what ended the segment (``done``, ``SIGINT``, ``SIGTERM`` or an
+    exception's name). A segment without an "end" line was killed (or predates end lines): its
+    last line is the last moment known to belong to it."""
 
     def __init__(self, path, start_step):
         self.start_step = start_step
@@ -48,8 +52,19 @@ class SegmentJournal:
                          "segment_start_step": start_step, "host": socket.gethostname(), "pid": os.getpid()})
 
     def checkpoint(self, step):
-        self._log.write({"event": "checkpoint", "step": step, "time": round(time.time(), 1),
-                         "segment_start_step": self.start_step})
+        self._event("checkpoint", step)
+
+    def progress(self, step):
+        """A sign of life between checkpoints (at each summary line), so that the wall clock of
+        a segment a kill ends is known to within a log interval."""
+        self._event("progress", step)
+
+    def end(self, step, reason):
+        self._event("end", step, reason=reason)
+
+    def _event(self, event, step, **extra):
+        self._log.write({"event": event, "step": step, "time": round(time.time(), 1),
+                         "segment_start_step": self.start_step, **extra})
 
     def close(self):
         self._log.close()

@@ -23,6 +23,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -417,6 +418,7 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                         progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time,
                                                 start_step))
                         next_summary = (step // config.log_interval + 1) * config.log_interval
+                        journal.progress(step)
                 evaluation_due = config.eval_every > 0 and step % config.eval_every == 0
                 if evaluation_due:
                     result = evaluator(agent, step)  # its own env and player; training's state is untouched
@@ -435,8 +437,13 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                         on_checkpoint(step)
                 if signals.pending:
                     raise Stopped(signals.pending)
+        journal.end(step, "done")
     except Stopped as stopped:
         stopped.step, stopped.checkpoint_step = step, last_checkpoint
+        journal.end(step, signal.Signals(stopped.signum).name)
+        raise
+    except Exception as exc:
+        journal.end(step, type(exc).__name__)
         raise
     finally:
         episode_log.close()
@@ -458,6 +465,7 @@ def _episode_record(episode, step, game, agent, seconds):
         "loss": float(np.mean(game.losses)) if game.losses else None,
         "mean_q": float(np.mean(game.mean_qs)) if game.mean_qs else None,
         "episode_time": round(seconds, 3), "sps": round(game.steps / max(seconds, 1e-9), 1),
+        "time": round(time.time(), 1),
     }
 
 

@@ -1,0 +1,40 @@
+"""The race's clock (dqnkit/solve_time.py): which games count, and which segments' wall clock."""
+import pytest
+
+from dqnkit.solve_time import first_solving_game, segments_of, solve_time
+
+
+def game(step, reward, time=None):
+    record = {"step": step, "reward": reward, "length": 10}
+    if time is not None:
+        record["time"] = time
+    return record
+
+
+def test_the_mean_is_over_the_last_window_games():
+    log = [game(10 * i, r) for i, r in enumerate([-21, -21, 15, 19, 21, 21])]
+    index, mean = first_solving_game(log, 17, window=3)
+    assert index == 4 and mean == pytest.approx((15 + 19 + 21) / 3)  # game 3's mean, 13/3, was short
+    index, best = first_solving_game(log, 21, window=3)
+    assert index is None and best == pytest.approx((19 + 21 + 21) / 3)
+
+
+def test_a_killed_segment_counts_to_its_last_line_and_the_solving_game_ends_the_clock():
+    journal = [
+        {"event": "start", "step": 0, "time": 1000.0},
+        {"event": "checkpoint", "step": 300, "time": 1030.0},
+        {"event": "progress", "step": 450, "time": 1045.0},  # then killed: 150 steps played again
+        {"event": "start", "step": 300, "time": 1100.0},
+        {"event": "end", "step": 900, "time": 1160.0, "reason": "SIGTERM"},
+        {"event": "start", "step": 900, "time": 1200.0},
+        {"event": "end", "step": 2000, "time": 1310.0, "reason": "done"},
+    ]
+    segments = segments_of(journal)
+    assert [(s.start_step, s.last_step, s.ended_by) for s in segments] == [(0, 450, None), (300, 900, "SIGTERM"),
+                                                                          (900, 2000, "done")]
+    log = [game(200, -21, 1020.0), game(600, 18, 1130.0), game(1000, 20, 1210.0)]
+    solved = solve_time(log, journal, 17, window=2)
+    assert solved.solved and solved.step == 1000 and solved.games == 3
+    assert solved.seconds == 45.0 + 60.0 + 10.0 and solved.estimated  # the first segment's end is a lower bound
+    not_yet = solve_time(log, journal, 20, window=2)
+    assert not not_yet.solved and not_yet.seconds == 45.0 + 60.0 + 110.0 and not_yet.step == 1000
