@@ -11,6 +11,7 @@ The same entry points take an easydict in a notebook: see `run(args)` and colab/
 import argparse
 import os
 import sys
+import tempfile
 import warnings
 
 from dqnkit import configs  # light: no TensorFlow yet, so --help is instant
@@ -59,6 +60,16 @@ def cli_overrides(args):
     return overrides
 
 
+def check_writable(folder, advice):
+    """Refuse a folder this mode must write into (a read-only mount, a Drive folder shared read-only)
+    in one line, before the write fails deep inside moviepy or matplotlib."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise UserError(f"cannot write to {folder} ({exc.strerror}); {advice}") from None
+
+
 def run(args):
     """Run one mode. `args` is an argparse Namespace or an easydict with the same names."""
     from easydict import EasyDict
@@ -75,6 +86,8 @@ def run(args):
         if args.get("episodes") is not None and args.episodes < 1:
             raise UserError(f"--episodes must be at least 1, got {args.episodes}")
         config, weights, video_dir = resolve.resolve_test(weights=args.get("weights"), **where)
+        if config.video:
+            check_writable(video_dir, "pass --no-video, or --run-dir a folder you can write (a copy of the run)")
         from dqnkit import training
 
         print(f"Playing {weights}")
@@ -84,6 +97,8 @@ def run(args):
     if mode == "plot":
         from dqnkit.plotting import plot_learning_curve
 
+        if os.path.isdir(run_dir):
+            check_writable(run_dir, "copy the run folder somewhere you can write and plot the copy")
         path = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
         print(f"Learning curve: {path}")
         return path
