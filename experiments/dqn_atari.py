@@ -31,7 +31,8 @@ def parse_args(argv=None):
     parser.add_argument("--run-dir", default=None, help="run folder (default runs/<env>-<preset>-seed<seed>)")
     parser.add_argument("--steps", type=int, default=None, help="train this many more steps in this segment")
     parser.add_argument("--weights", default=None, help="test: weights to load: HDF5 (.h5, the example's .h5f) or a "
-                        "TensorFlow checkpoint prefix (default: the run's weights.h5, then weights/dqn_<env>_weights.h5)")
+                        "TensorFlow checkpoint prefix (default: the run's weights.h5, then the agent shipped for the env: "
+                        "weights/dqn_<env>_weights.h5 of a checkout, or installed with the kit)")
     parser.add_argument("--episodes", type=int, default=None, help="test: episodes to play")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--video", dest="video", action="store_true", default=None, help="record episode videos")
