@@ -13,17 +13,18 @@ does in Colab, and afterwards every package the runtime had before has the versi
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from wheel_build import REPO_ROOT, build_wheel, copy_of_the_kit, play_from_an_empty_folder
 
 pytestmark = pytest.mark.colab
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(REPO_ROOT, "colab", "dqn_breakout.ipynb")
 FAKE_COLAB = os.path.join(REPO_ROOT, "tests", "fake_colab")
 # What a fresh Colab runtime does not have: the set-up cell installs them.
@@ -45,21 +46,9 @@ def installed():
     return {p["name"].lower(): p["version"] for p in json.loads(pip("list", "--format=json"))}
 
 
-def copy_of_the_kit(target):
-    """The checkout as a user has it: its files, none of this machine's build or run leftovers."""
-    shutil.copytree(REPO_ROOT, target, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "runs", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
-    return target
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The README's way to build the wheel, from a copy of the checkout (pip builds in place)."""
-    source = copy_of_the_kit(tmp_path_factory.mktemp("wheel-build") / "kit")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", "dist", "."], cwd=source,
-                   check=True, capture_output=True)
-    (built,) = (source / "dist").glob("dqn_atari_kit-*.whl")
-    return built
+    return build_wheel(copy_of_the_kit(tmp_path_factory.mktemp("wheel-build") / "kit"))
 
 
 @pytest.fixture
@@ -73,13 +62,14 @@ def fresh_runtime():
     yield before
 
 
-def execute(tmp_path, parameters, upload=None, cells=None, allow_errors=False):
+def execute(tmp_path, parameters, upload=None, cells=None, fails=False):
     """Run the notebook in `tmp_path/content` (Colab's /content) with `parameters` injected after
-    the parameters cell, on the smoke preset; `cells` (source fragments) picks the code cells to run."""
+    the parameters cell, on the smoke preset; `cells` (source fragments) picks the code cells to run.
+    `fails`: a cell must fail (its kernel reply an error, which stops "Run all" in Colab)."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    values = dict(PRESET="smoke", RUN_DIR="nb-run", USE_DRIVE=True, DRIVE_MOUNT=str(tmp_path / "drive"),
-                  TOTAL_STEPS=600, SEGMENT_STEPS=600, TEST_EPISODES=2, **parameters)
+    values = {**dict(PRESET="smoke", RUN_DIR="nb-run", USE_DRIVE=True, DRIVE_MOUNT=str(tmp_path / "drive"),
+                     TOTAL_STEPS=600, SEGMENT_STEPS=600, TEST_EPISODES=2), **parameters}
     injected = nbformat.v4.new_code_cell("import google.colab  # the stand-in\n"
                                          + "".join(f"{name} = {value!r}\n" for name, value in values.items()))
     injected.metadata["tags"] = ["injected-parameters"]
@@ -89,9 +79,14 @@ def execute(tmp_path, parameters, upload=None, cells=None, allow_errors=False):
     content = tmp_path / "content"
     content.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the kit comes only from the way in
-    env.update(PYTHONPATH=FAKE_COLAB, FAKE_COLAB_LOG=str(tmp_path / "colab-calls.jsonl"), FAKE_COLAB_UPLOAD=upload or "")
-    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(content)}}).execute(env=env)
+    env.update(PYTHONPATH=FAKE_COLAB, FAKE_COLAB_LOG=str(tmp_path / "colab-calls.jsonl"), FAKE_COLAB_UPLOAD=upload or "",
+               FAKE_COLAB_DRIVE=str(tmp_path / "on-drive"))  # what the user's Drive holds
+    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(content)}})
+    if fails:
+        with pytest.raises(CellExecutionError):
+            client.execute(env=env)
+    else:
+        client.execute(env=env)
     return nb
 
 
@@ -105,7 +100,7 @@ def calls(tmp_path):
 
 
 def assert_trained_watched_and_downloaded(nb, tmp_path):
-    run_path = tmp_path / "drive" / "MyDrive" / "dqn-runs" / "nb-run"
+    run_path = tmp_path / "on-drive" / "dqn-runs" / "nb-run"
     assert "Segment done" in text_of(nb, "nb.train_segment(") and (run_path / "weights.h5").exists()
     assert "Mean score over 2 episodes" in text_of(nb, "nb.watch(")
     downloads = [c for c in calls(tmp_path) if c["call"] == "files.download" and f"{os.sep}nb-run{os.sep}" in c["path"]]
@@ -133,10 +128,11 @@ def test_way_in_1_repo_url_clones_and_installs_the_kit(tmp_path, fresh_runtime):
 
 
 def test_way_in_2_kit_dir_installs_a_copy_of_the_checkout_on_drive(tmp_path, fresh_runtime):
-    kit_dir = copy_of_the_kit(tmp_path / "drive" / "MyDrive" / "dqn-atari")
+    copy_of_the_kit(tmp_path / "on-drive" / "dqn-atari")  # uploaded to Drive; seen once Drive is mounted
+    kit_dir = tmp_path / "drive" / "MyDrive" / "dqn-atari"
     nb = execute(tmp_path, dict(KIT_DIR=str(kit_dir)))
     assert f"installing the kit from {kit_dir}" in text_of(nb, "kit_source()")
-    assert {"call": "drive.mount", "mountpoint": str(tmp_path / "drive")} in calls(tmp_path)
+    assert calls(tmp_path)[0] == {"call": "drive.mount", "mountpoint": str(tmp_path / "drive")}  # by the set-up cell
     assert_trained_watched_and_downloaded(nb, tmp_path)
     assert_colabs_packages_unchanged(fresh_runtime)
 
@@ -161,18 +157,7 @@ def test_way_in_3_an_uploaded_wheel_installs_the_kit_and_its_shipped_agent(tmp_p
 
 def test_the_installed_wheel_plays_the_shipped_agent_from_an_empty_folder(tmp_path, fresh_runtime, wheel):
     pip("install", "-q", str(wheel))
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    command = os.path.join(os.path.dirname(sys.executable), "dqn-atari")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([command, "--mode", "test", "--episodes", "1"], cwd=empty, env=env,
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert re.search(rf"Playing \S+site-packages/{re.escape(SHIPPED)}", result.stdout), result.stdout
-    assert "Episode 1: score" in result.stdout and "Mean score over 1 episodes" in result.stdout
-    videos = empty / "runs" / "BreakoutDeterministic-v4-fast-seed123" / "videos"
-    assert f"Videos: {videos / 'test-001-episode-1.mp4'}" in result.stdout
-    assert (videos / "test-001-episode-1.mp4").stat().st_size > 10_000
+    play_from_an_empty_folder(os.path.join(os.path.dirname(sys.executable), "dqn-atari"), str(tmp_path / "empty"))
     assert_colabs_packages_unchanged(fresh_runtime)
 
 
@@ -180,11 +165,17 @@ def test_the_installed_wheel_plays_the_shipped_agent_from_an_empty_folder(tmp_pa
     (dict(REPO_URL="file:///nowhere/dqn-atari"), None, "cannot clone REPO_URL file:///nowhere/dqn-atari ("),
     (dict(KIT_DIR="/content/drive/MyDrive/no-such-kit"), None, "KIT_DIR /content/drive/MyDrive/no-such-kit holds no checkout"),
     ({}, None, "the kit is not installed and none of its sources is given"),  # no URL, no folder, upload cancelled
+    ({}, "WHEEL", "pip could not install the kit from "),  # a file that is no wheel of the kit
 ])
 def test_a_way_in_that_fails_says_which_to_use_in_one_line(tmp_path, fresh_runtime, parameters, upload, reason):
-    nb = execute(tmp_path, parameters, upload=upload, cells=["kit_source()"], allow_errors=True)
-    cell = next(c for c in nb.cells if "kit_source()" in c.source)
-    (error,) = [o for o in cell.outputs if o.output_type == "error"]  # the cell failed, so "Run all" stops there
-    assert error.traceback == [f"KitNotFound: {error.evalue}"]  # all the user sees: one line, no traceback
-    assert error.evalue.startswith(reason) and "set REPO_URL to the kit's git URL, or KIT_DIR" in error.evalue
+    if upload == "WHEEL":
+        upload = tmp_path / "dqn_atari_kit-0.2.0-py3-none-any.whl"
+        upload.write_bytes(b"not a zip archive")
+        upload = str(upload)
+    nb = execute(tmp_path, parameters, upload=upload, cells=["kit_source()"], fails=True)
+    outputs = next(c for c in nb.cells if "kit_source()" in c.source).outputs
+    (output,) = [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    assert output.output_type == "stream" and "Traceback" not in json.dumps(outputs)  # one line, no traceback
+    assert output.text.count("\n") == 1 and output.text.startswith(f"KitNotFound: {reason}")
+    assert "set REPO_URL to the kit's git URL, or KIT_DIR to a copy of its checkout" in output.text
     assert "dqn-atari-kit" not in installed()
