@@ -27,6 +27,17 @@ def test_the_wheel_carries_every_shipped_agent_and_nothing_else_of_weights(tmp_p
         assert data == (source / "weights" / os.path.basename(name)).read_bytes(), name
 
 
+def test_a_checkouts_own_weights_come_before_the_installed_copies(tmp_path, monkeypatch):
+    """While developing, the agent in weights/ (about to be shipped) is the one test mode plays."""
+    from dqnkit import resolve
+    from wheel_build import REPO_ROOT
+
+    monkeypatch.chdir(tmp_path)
+    installed = str(tmp_path / "site-packages" / "dqnkit" / "shipped")
+    monkeypatch.setattr(resolve, "installed_weights_dirs", lambda: [installed])
+    assert resolve.shipped_weights_dirs() == [str(tmp_path / "weights"), os.path.join(REPO_ROOT, "weights"), installed]
+
+
 @pytest.mark.slow
 def test_a_fresh_venv_with_the_wheel_plays_the_shipped_agent_from_an_empty_folder(tmp_path):
     """Minutes: the virtual environment gets TensorFlow and the rest from pip (its cache helps)."""
