@@ -27,6 +27,7 @@ pytestmark = pytest.mark.colab
 
 NOTEBOOK = os.path.join(REPO_ROOT, "colab", "dqn_breakout.ipynb")
 FAKE_COLAB = os.path.join(REPO_ROOT, "tests", "fake_colab")
+CONSTRAINTS = os.path.join(REPO_ROOT, "colab", "colab-constraints.txt")
 # What a fresh Colab runtime does not have: the set-up cell installs them.
 NOT_IN_COLAB = ("dqn-atari-kit", "keras-rl2")
 SHIPPED = os.path.join("dqnkit", "shipped", "dqn_BreakoutDeterministic-v4_weights.h5")
@@ -76,6 +77,9 @@ def execute(tmp_path, parameters, upload=None, cells=None, fails=False):
     nb.cells.insert(index + 1, injected)
     if cells:
         nb.cells = nb.cells[:index + 2] + [c for c in nb.cells[index + 2:] if any(f in c.source for f in cells)]
+    else:  # after the whole notebook: which Keras the kit trained with, beside Colab's Keras 3
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "import keras, tensorflow as tf\nprint(f'Keras installed {keras.__version__}, tf.keras in use {tf.keras.__version__}')"))
     content = tmp_path / "content"
     content.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the kit comes only from the way in
@@ -105,6 +109,9 @@ def assert_trained_watched_and_downloaded(nb, tmp_path):
     assert "Mean score over 2 episodes" in text_of(nb, "nb.watch(")
     downloads = [c for c in calls(tmp_path) if c["call"] == "files.download" and f"{os.sep}nb-run{os.sep}" in c["path"]]
     assert len(downloads) == 1 and downloads[0]["path"].endswith("-episodes.zip") and downloads[0]["size"] > 2000
+    pins = dict(line.strip().lower().split("==") for line in open(CONSTRAINTS) if "==" in line)
+    # Colab's Keras 3 is there, and the kit trained with tf-keras, at Colab's version of each.
+    assert f"Keras installed {pins['keras']}, tf.keras in use {pins['tf_keras']}" in text_of(nb, "tf.keras.__version__")
 
 
 def assert_colabs_packages_unchanged(before):

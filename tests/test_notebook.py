@@ -30,7 +30,8 @@ def test_notebook_is_stored_without_outputs():
             assert cell.outputs == [] and cell.execution_count is None
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
-    for name in ("PRESET", "ENV_NAME", "RUN_DIR", "USE_DRIVE", "TOTAL_STEPS", "SEGMENT_STEPS", "TEST_EPISODES"):
+    for name in ("PRESET", "ENV_NAME", "RUN_DIR", "USE_DRIVE", "TOTAL_STEPS", "SEGMENT_STEPS", "TEST_EPISODES",
+                 "REPO_URL", "KIT_DIR", "DRIVE_MOUNT"):
         assert re.search(rf"^{name} = ", tagged[0].source, re.M), name
 
 
