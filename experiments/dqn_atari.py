@@ -11,6 +11,7 @@ The same entry points take an easydict in a notebook: see `run(args)` and colab/
 import argparse
 import os
 import sys
+import tempfile
 import warnings
 
 from dqnkit import configs  # light: no TensorFlow yet, so --help is instant
@@ -31,7 +32,8 @@ def parse_args(argv=None):
     parser.add_argument("--run-dir", default=None, help="run folder (default runs/<env>-<preset>-seed<seed>)")
     parser.add_argument("--steps", type=int, default=None, help="train this many more steps in this segment")
     parser.add_argument("--weights", default=None, help="test: weights to load: HDF5 (.h5, the example's .h5f) or a "
-                        "TensorFlow checkpoint prefix (default: the run's weights.h5, then weights/dqn_<env>_weights.h5)")
+                        "TensorFlow checkpoint prefix (default: the run's weights.h5, then the agent shipped for the env: "
+                        "weights/dqn_<env>_weights.h5 of a checkout, or installed with the kit)")
     parser.add_argument("--episodes", type=int, default=None, help="test: episodes to play")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--video", dest="video", action="store_true", default=None, help="record episode videos")
@@ -60,6 +62,16 @@ def cli_overrides(args):
     return overrides
 
 
+def check_writable(folder, advice):
+    """Refuse a folder this mode must write into (a read-only mount, a Drive folder shared read-only)
+    in one line, before the write fails deep inside moviepy or matplotlib."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise UserError(f"cannot write to {folder} ({exc.strerror}); {advice}") from None
+
+
 def run(args):
     """Run one mode. `args` is an argparse Namespace or an easydict with the same names."""
     from easydict import EasyDict
@@ -76,6 +88,8 @@ def run(args):
         if args.get("episodes") is not None and args.episodes < 1:
             raise UserError(f"--episodes must be at least 1, got {args.episodes}")
         config, weights, video_dir = resolve.resolve_test(weights=args.get("weights"), **where)
+        if config.video:
+            check_writable(video_dir, "pass --no-video, or --run-dir a folder you can write (a copy of the run)")
         from dqnkit import training
 
         print(f"Playing {weights}")
@@ -85,6 +99,8 @@ def run(args):
     if mode == "plot":
         from dqnkit.plotting import plot_learning_curve
 
+        if os.path.isdir(run_dir):
+            check_writable(run_dir, "copy the run folder somewhere you can write and plot the copy")
         path = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
         print(f"Learning curve: {path}")
         return path

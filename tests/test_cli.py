@@ -63,10 +63,14 @@ def test_test_mode_plays_scores_and_records_one_video_per_episode(trained_run):
     first = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "2")
     assert "Episode 1: score" in first.stdout and "Episode 2: score" in first.stdout
     assert "Mean score over 2 episodes" in first.stdout
-    run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1")
+    # Where the videos went, numbered as the console counts the episodes (from 1).
+    assert f"Videos: {run_dir / 'videos' / 'test-001-episode-1.mp4'} to test-001-episode-2.mp4" in first.stdout
+    second = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1")
+    assert f"Videos: {run_dir / 'videos' / 'test-002-episode-1.mp4'}\n" in second.stdout
     videos = os.listdir(run_dir / "videos")
-    for name in ("test-001-episode-0.mp4", "test-001-episode-1.mp4", "test-002-episode-0.mp4"):
+    for name in ("test-001-episode-1.mp4", "test-001-episode-2.mp4", "test-002-episode-1.mp4"):
         assert name in videos and (run_dir / "videos" / name).stat().st_size > 1000, name
+    assert not [name for name in videos if name.startswith("test-") and name.endswith("-episode-0.mp4")]
 
 
 def test_plot_mode_draws_the_learning_curve(trained_run):
@@ -77,7 +81,10 @@ def test_plot_mode_draws_the_learning_curve(trained_run):
 
 
 def _bad(args, fragment):
-    result = run_cli(*args, check=False)
+    _assert_one_line_error(run_cli(*args, check=False), fragment)
+
+
+def _assert_one_line_error(result, fragment):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -112,6 +119,40 @@ def test_bad_weights(trained_run, tmp_path):
          "do not fit the Mnih net for PongDeterministic-v4")
     _bad(["--mode", "test", "--run-dir", tmp_path / "empty", "--config", "smoke", "--env-name", "ALE/Pong-v5"],
          "no weights found")  # weights/ ships a Breakout agent, none for Pong
+
+
+def test_weights_given_as_a_folder(trained_run):
+    run_dir, _ = trained_run
+    _bad(["--mode", "test", "--run-dir", run_dir, "--weights", run_dir, "--no-video"],
+         f"weights {run_dir} is a folder, not a weights file; pass one of its files (best_weights.h5, weights.h5)")
+
+
+def test_a_dueling_config_with_plain_weights_names_the_models_shape(trained_run):
+    run_dir, _ = trained_run
+    _bad(["--mode", "test", "--run-dir", run_dir, "--set", "enable_dueling_network=true", "--no-video"],
+         "which this config builds dueling with 4 actions")
+
+
+def _read_only(folder):
+    """A command prefix that runs a command with `folder` mounted read-only (a private mount in a
+    user namespace: as root, as CI runs, file permissions alone would not stop the writes)."""
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(folder)]
+
+
+@pytest.mark.parametrize("mode_args", [["--mode", "test", "--episodes", "1"], ["--mode", "plot"]])
+def test_read_only_run_folder_in_test_and_plot_modes(trained_run, tmp_path, mode_args):
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import CLI, REPO_ROOT
+
+    run_dir = tmp_path / "read-only-run"
+    shutil.copytree(trained_run[0], run_dir, ignore=shutil.ignore_patterns("videos", "checkpoints"))
+    result = subprocess.run([*_read_only(run_dir), sys.executable, CLI, *mode_args, "--run-dir", str(run_dir)],
+                            capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
+    _assert_one_line_error(result, f"error: cannot write to {run_dir}")
+    assert "(Read-only file system)" in result.stderr
 
 
 def test_unwritable_run_folder(tmp_path):

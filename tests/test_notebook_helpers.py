@@ -38,15 +38,24 @@ def _files(tmp_path, count):
 
 
 def test_download_outside_colab_prints_paths(tmp_path, capsys):
-    paths = _files(tmp_path, 2)
+    paths = _files(tmp_path, 1)
     assert notebook.download(paths) == paths
-    assert capsys.readouterr().out.count("Saved: ") == 2
+    assert capsys.readouterr().out == f"Saved: {paths[0]}\n"
+
+
+def test_two_files_or_more_go_as_one_zip(tmp_path, capsys):
+    """Browsers let a page start one download: from two files on, the files go zipped."""
+    paths = _files(tmp_path, 2)
+    (sent,) = notebook.download(paths)
+    assert sent == str(tmp_path / "test-001-episodes.zip") and capsys.readouterr().out == f"Saved: {sent}\n"
+    with zipfile.ZipFile(sent) as zf:
+        assert sorted(zf.namelist()) == ["test-001-episode-0.mp4", "test-001-episode-1.mp4"]
 
 
 def test_download_in_colab_zips_many_files(tmp_path, fake_colab):
     paths = _files(tmp_path, 7)
     sent = notebook.download(paths, max_files=5)
-    assert len(sent) == 1 and sent[0].endswith("videos.zip")
+    assert len(sent) == 1 and sent[0].endswith("test-001-episodes.zip")
     with zipfile.ZipFile(sent[0]) as zf:
         assert sorted(zf.namelist()) == sorted(os.path.basename(p) for p in paths)
     calls = [json.loads(line) for line in fake_colab.read_text().splitlines()]

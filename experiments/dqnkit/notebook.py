@@ -3,6 +3,7 @@
 Everything works outside Colab too: Drive becomes a local folder, downloads print paths, and
 videos are shown only when short (an embedded video counts toward Colab's ~10 MB output cap).
 """
+import functools
 import os
 import sys
 import zipfile
@@ -44,17 +45,32 @@ def run_path(run_dir, use_drive, mount_point="/content/drive"):
     return path
 
 
+def ends_in_one_line_on_stop(message):
+    """Colab's stop button (and Jupyter's interrupt) raises KeyboardInterrupt in the running cell:
+    the decorated cell helper then ends with `message` instead of a traceback and returns None.
+    Training loses nothing but the steps since the last checkpoint; the next run resumes there."""
+    def decorate(helper):
+        @functools.wraps(helper)
+        def stoppable(*args, **kwargs):
+            try:
+                return helper(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(message, flush=True)
+                return None
+        return stoppable
+    return decorate
+
+
+STOPPED_TRAINING = "Stopped. Run the cell again to resume from the last checkpoint."
+
+
 def _train(config, run_dir, steps):
-    """One segment; the stop button ends it with a line, not a traceback (nothing is lost)."""
     from dqnkit import training
 
-    try:
-        return training.train(config, run_dir, steps=steps, progress_mode="notebook")
-    except KeyboardInterrupt:
-        print("Interrupted. Re-run the cell to resume from the last checkpoint.")
-        return None
+    return training.train(config, run_dir, steps=steps, progress_mode="notebook")
 
 
+@ends_in_one_line_on_stop(STOPPED_TRAINING)
 def train_segment(config, run_dir, steps=None):
     """One segment (re-run the cell to continue), then the learning curve."""
     result = _train(config, run_dir, steps)
@@ -62,6 +78,7 @@ def train_segment(config, run_dir, steps=None):
     return result
 
 
+@ends_in_one_line_on_stop(STOPPED_TRAINING)
 def train_until_done(config, run_dir, segment_steps):
     """Segment after segment until total_steps, each checkpointed; one curve display refreshed."""
     from IPython.display import Image, display
@@ -71,8 +88,6 @@ def train_until_done(config, run_dir, segment_steps):
     curve = None
     while True:
         result = _train(config, run_dir, segment_steps)
-        if result is None:
-            return None
         png = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
         if curve is None:
             curve = display(Image(filename=png), display_id=True)
@@ -92,13 +107,15 @@ def show_learning_curve(run_dir):
     return png
 
 
+@ends_in_one_line_on_stop("Stopped.")
 def watch(run_dir, episodes, checkout=None):
     """Play `episodes` as ``--mode test --run-dir run_dir`` does: the run's weights with its own
-    config, or - before the run has any - the agent shipped in the checkout's weights/ with the
-    config beside it. One mp4 per game (see training.test)."""
+    config, or - before the run has any - the shipped agent for its env with the config beside it
+    (from `checkout`'s weights/ if given, else where test mode looks: a checkout's weights/, then
+    the copies installed with the package). One mp4 per game (see training.test)."""
     from dqnkit import training
 
-    dirs = [os.path.join(checkout, "weights")] if checkout else None
+    dirs = [os.path.join(checkout, "weights"), *resolve.shipped_weights_dirs()] if checkout else None
     config, weights, video_dir = resolve.resolve_test(run_dir=run_dir, weights_dirs=dirs)
     print(f"Playing {weights}")
     return training.test(config, weights, video_dir, episodes=episodes)
@@ -117,15 +134,18 @@ def show_video(path, max_megabytes=2.0, width=320):
     return video
 
 
-def download(paths, zip_name="videos.zip", max_files=5):
-    """Send files to the browser in Colab (zipped when there are more than `max_files`);
-    elsewhere print their paths. Returns what was (or would be) downloaded."""
+def download(paths, zip_name=None, max_files=1):
+    """Send files to the browser in Colab, zipped when there are more than `max_files` (browsers
+    let a page start one download and block the rest); elsewhere print their paths. Returns what
+    was (or would be) downloaded. The zip is named after what its files' names share
+    (``test-002-episode-1.mp4``, ... -> ``test-002-episodes.zip``), so a later one does not replace it."""
     paths = [os.path.abspath(p) for p in paths]
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise FileNotFoundError(f"cannot download missing files: {', '.join(missing)}")
     if len(paths) > max_files:
-        archive = os.path.join(os.path.dirname(paths[0]), zip_name)
+        shared = os.path.commonprefix([os.path.basename(p) for p in paths]).rstrip("-_. ")
+        archive = os.path.join(os.path.dirname(paths[0]), zip_name or f"{shared or 'video'}s.zip")
         with zipfile.ZipFile(archive, "w") as zf:
             for p in paths:
                 zf.write(p, arcname=os.path.basename(p))

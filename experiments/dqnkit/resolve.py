@@ -4,9 +4,11 @@ and the weights test mode plays.
 Config: an existing run's own config (``config.json``, or its newest checkpoint's copy when
 ``config.json`` is lost or garbled) unless a preset is named; otherwise the preset (default
 ``keras_rl``); then the overrides. Run folder: as given, or ``runs/<env>-<preset>-seed<seed>``.
-Test weights: ``--weights``, else the run folder's ``weights.h5``, else the agent shipped in
-the checkout's ``weights/`` for that env, played with the config shipped beside it.
+Test weights: ``--weights``, else the run folder's ``weights.h5``, else the agent shipped for
+that env (in the checkout's ``weights/``, or installed with the package), played with the config
+shipped beside it.
 """
+import importlib.util
 import os
 import pathlib
 
@@ -31,11 +33,23 @@ def resolve_config(preset=None, run_dir=None, overrides=None, sets=()):
 
 
 def shipped_weights_dirs():
-    """Where a checkout ships trained agents: ./weights, and weights/ of the checkout this code
-    runs from (a clone, or an editable install)."""
+    """Where trained agents ship, first match wins: ./weights, weights/ of the checkout this code
+    runs from (a clone, or an editable install: a checkout's own agents win while developing),
+    then the copies installed with the package (``dqnkit.shipped``, pyproject.toml's package data),
+    which an installed kit finds from any folder."""
     checkout = pathlib.Path(__file__).resolve().parents[2]
-    dirs = [os.path.abspath("weights"), str(checkout / "weights")]
+    dirs = [os.path.abspath("weights"), str(checkout / "weights"), *installed_weights_dirs()]
     return [d for i, d in enumerate(dirs) if d not in dirs[:i]]
+
+
+def installed_weights_dirs():
+    """The folders of the data-only package ``dqnkit.shipped`` (no ``__init__.py``, so a namespace
+    package: it may have several), or none when the kit runs from a checkout it was not installed from."""
+    try:
+        spec = importlib.util.find_spec("dqnkit.shipped")
+    except ImportError:
+        return []
+    return list(spec.submodule_search_locations or []) if spec else []
 
 
 def shipped_paths(env_name, directory):

@@ -126,6 +126,10 @@ def load_weights_checked(agent, path, env_name):
     ``.h5f`` from standalone Keras), and the TensorFlow checkpoint that tf-keras writes today for a
     name like ``dqn_..._weights.h5f`` (a ``.index`` and ``.data-*`` pair under that prefix)."""
     tf_checkpoint = os.path.isfile(path + ".index")
+    if not tf_checkpoint and os.path.isdir(path):
+        files = sorted(name for name in os.listdir(path) if name.endswith((".h5", ".h5f", ".hdf5", ".index")))
+        raise WeightsError(f"weights {path} is a folder, not a weights file; pass "
+                           + (f"one of its files ({', '.join(files[:6])})" if files else "the file itself"))
     if not tf_checkpoint and not os.path.isfile(path):
         raise WeightsError(f"weights file {path} does not exist; check the path or train first")
     try:
@@ -146,8 +150,10 @@ def load_weights_checked(agent, path, env_name):
     except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as exc:
         shapes = re.search(r"Expected \[[^\]]*\] got \[[^\]]*\]|shape \([^)]*\)[^.]*\([^)]*\)", str(exc))
         detail = shapes.group(0) if shapes else str(exc).splitlines()[0][:160]
-        raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name} ({detail}: trained "
-                           "on a game with another number of actions?); use weights trained on this env") from None
+        head = "dueling" if agent.enable_dueling_network else "plain (not dueling)"
+        raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name}, which this config builds {head} "
+                           f"with {agent.nb_actions} actions ({detail}); use weights trained on this env with the same "
+                           "enable_dueling_network") from None
 
 
 def save_weights_atomic(agent, path):
@@ -502,7 +508,8 @@ def test(config, weights_path, video_dir, episodes=None, stream=None, record_vid
     prefix = None
     if record_video:
         prefix = _next_test_prefix(video_dir)
-        env = video.record_episodes(env, video_dir, prefix, trigger=lambda _: True)
+        # Numbered from 1 like the console's "Episode N" lines, so test-001-episode-1.mp4 is the first game.
+        env = video.record_episodes(env, video_dir, prefix, first_episode=1, trigger=lambda _: True)
     scores = []
     try:
         for episode in range(episodes):
@@ -512,8 +519,11 @@ def test(config, weights_path, video_dir, episodes=None, stream=None, record_vid
     finally:
         env.close()
     result = TestResult(scores=scores, weights=weights_path,
-                        videos=[os.path.join(video_dir, f"{prefix}-episode-{i}.mp4") for i in range(episodes)] if prefix else [])
+                        videos=[os.path.join(video_dir, f"{prefix}-episode-{i}.mp4") for i in range(1, episodes + 1)] if prefix else [])
     print(f"Mean score over {episodes} episodes: {result.mean:.2f} +/- {result.std:.2f} (std)", file=stream, flush=True)
+    if result.videos:
+        last = f" to {os.path.basename(result.videos[-1])}" if len(result.videos) > 1 else ""
+        print(f"Videos: {result.videos[0]}{last}", file=stream, flush=True)
     return result
 
 
