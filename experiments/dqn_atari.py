@@ -101,7 +101,10 @@ def run(args):
 
         if os.path.isdir(run_dir):
             check_writable(run_dir, "copy the run folder somewhere you can write and plot the copy")
-        path = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
+        from dqnkit.run_folder import RunFolder
+
+        folder = RunFolder(run_dir)
+        path = plot_learning_curve(folder.log_path, folder.learning_curve_path)
         print(f"Learning curve: {path}")
         return path
 

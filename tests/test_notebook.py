@@ -150,7 +150,8 @@ def test_second_execution_resumes_where_the_first_stopped(executions):
     log = [json.loads(line) for line in
            (tmp_path / "drive" / "MyDrive" / "dqn-runs" / "nb-run" / "log.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in log] == list(range(len(log)))
-    assert log[-1]["step"] >= 1600
+    checkpoints = tmp_path / "drive" / "MyDrive" / "dqn-runs" / "nb-run" / "checkpoints"
+    assert max(p.parent.name for p in checkpoints.glob("ckpt-*/MANIFEST.json")) == f"ckpt-{1600:012d}"  # TOTAL_STEPS
 
 
 def test_plain_local_jupyter(tmp_path):
@@ -171,7 +172,9 @@ def test_the_stop_button_ends_a_training_cell_in_one_line_and_the_next_run_resum
                     interrupt_when=lambda: any(checkpoints.glob("ckpt-*/MANIFEST.json")))
     outputs = outputs_of(first, "nb.train_segment(")
     assert not [o for o in outputs if o.output_type == "error"]
-    assert text_of(outputs).rstrip().endswith("Stopped. Run the cell again to resume from the last checkpoint.")
     saved = max(int(p.parent.name[len("ckpt-"):]) for p in checkpoints.glob("ckpt-*/MANIFEST.json"))
+    # A checkpoint at the very step the interrupt found, then one line:
+    assert text_of(outputs).rstrip().endswith(f"Stopped by SIGINT at step {saved:,}. Run the cell again to resume "
+                                              f"from the checkpoint at step {saved:,}.")
     second = execute(tmp_path, 100_000, log_path, segment_steps=300, cells=training_cells)
     assert re.search(rf"Resumed \S+ at step {saved:,},", text_of(outputs_of(second, "nb.train_segment(")))

@@ -9,6 +9,8 @@ import sys
 import zipfile
 
 from dqnkit import resolve
+from dqnkit.run_folder import RunFolder
+from dqnkit.stopping import Stopped
 
 
 def in_colab():
@@ -47,13 +49,17 @@ def run_path(run_dir, use_drive, mount_point="/content/drive"):
 
 def ends_in_one_line_on_stop(message):
     """Colab's stop button (and Jupyter's interrupt) raises KeyboardInterrupt in the running cell:
-    the decorated cell helper then ends with `message` instead of a traceback and returns None.
-    Training loses nothing but the steps since the last checkpoint; the next run resumes there."""
+    the decorated cell helper then ends with one line instead of a traceback and returns None.
+    Training first writes a checkpoint at the step it was stopped at (``stopping.Stopped``, whose
+    line says which step); the next run resumes there."""
     def decorate(helper):
         @functools.wraps(helper)
         def stoppable(*args, **kwargs):
             try:
                 return helper(*args, **kwargs)
+            except Stopped as stopped:
+                print(stopped.describe(resume_with="Run the cell again"), flush=True)
+                return None
             except KeyboardInterrupt:
                 print(message, flush=True)
                 return None
@@ -88,7 +94,8 @@ def train_until_done(config, run_dir, segment_steps):
     curve = None
     while True:
         result = _train(config, run_dir, segment_steps)
-        png = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
+        folder = RunFolder(run_dir)
+        png = plot_learning_curve(folder.log_path, folder.learning_curve_path)
         if curve is None:
             curve = display(Image(filename=png), display_id=True)
         else:
@@ -102,7 +109,8 @@ def show_learning_curve(run_dir):
 
     from dqnkit.plotting import plot_learning_curve
 
-    png = plot_learning_curve(os.path.join(run_dir, "log.jsonl"), os.path.join(run_dir, "learning_curve.png"))
+    folder = RunFolder(run_dir)
+    png = plot_learning_curve(folder.log_path, folder.learning_curve_path)
     display(Image(filename=png))
     return png
 

@@ -11,6 +11,7 @@
     <run>/tensorboard/    TensorBoard event files (tensorboard_log.py)
     <run>/checkpoints/    complete checkpoints (see checkpoint.py)
     <run>/videos/         train-episode-<N>.mp4 and test-<K>-episode-<N>.mp4
+    <run>/learning_curve.png  drawn by --mode plot and the notebook
 """
 import os
 import warnings
@@ -43,6 +44,7 @@ class RunFolder:
     best_weights_path = property(lambda self: os.path.join(self.path, "best_weights.h5"))
     checkpoint_dir = property(lambda self: os.path.join(self.path, "checkpoints"))
     video_dir = property(lambda self: os.path.join(self.path, "videos"))
+    learning_curve_path = property(lambda self: os.path.join(self.path, "learning_curve.png"))
 
     def has_config(self):
         return os.path.exists(self.config_path)
