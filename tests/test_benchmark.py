@@ -3,9 +3,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from helpers import REPO_ROOT
 
 
+@pytest.mark.slow  # a minute; the benchmark is run by hand for its figures
 def test_benchmark_quick_prints_every_row():
     result = subprocess.run([sys.executable, "experiments/benchmark.py", "--quick"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=900, check=True)

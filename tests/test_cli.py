@@ -145,7 +145,7 @@ def test_read_only_run_folder_in_test_and_plot_modes(trained_run, tmp_path, mode
     import subprocess
     import sys
 
-    from conftest import CLI, REPO_ROOT
+    from helpers import CLI, REPO_ROOT
 
     run_dir = tmp_path / "read-only-run"
     shutil.copytree(trained_run[0], run_dir, ignore=shutil.ignore_patterns("videos", "checkpoints"))

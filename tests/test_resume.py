@@ -83,6 +83,7 @@ def test_two_segments_equal_one(straight, tmp_path):
     assert_same_run(run_dir, straight)
 
 
+@pytest.mark.slow  # a minute; test_two_segments_equal_one covers splitting with every option on
 def test_two_segments_equal_one_with_the_examples_settings(tmp_path):
     straight_run, split_run = tmp_path / "plain-straight", tmp_path / "plain-split"
     run_cli(*PLAIN_SMOKE, "--run-dir", straight_run)
@@ -224,8 +225,8 @@ def _damage_flip_byte(path):
 
 @pytest.mark.parametrize("target, damage", [
     ("arrays.npz", _damage_truncate),
-    ("memory-chunk", _damage_flip_byte),
-    ("MANIFEST.json", _damage_truncate),
+    pytest.param("memory-chunk", _damage_flip_byte, marks=pytest.mark.slow),  # the same fallback, other files
+    pytest.param("MANIFEST.json", _damage_truncate, marks=pytest.mark.slow),
 ])
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(straight, tmp_path, target, damage):
     run_dir = tmp_path / "damaged"

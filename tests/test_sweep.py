@@ -57,10 +57,10 @@ def test_a_two_trial_sweep_completes_both_run_folders_and_the_summary(two_trials
         config = json.loads((run_dir / "config.json").read_text())
         assert config["seed"] == seed and config["preset"] == "smoke"
         log = log_without_wall_clock(run_dir)
-        assert log[-1]["step"] >= 1200 and [r["episode"] for r in log] == list(range(len(log)))
+        assert log[-1]["step"] <= 1200 and [r["episode"] for r in log] == list(range(len(log)))
         assert (run_dir / "weights.h5").stat().st_size > 0
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
-    assert [r["seed"] for r in rows] == ["1", "2"] and all(int(r["steps"]) >= 1200 for r in rows)
+    assert [r["seed"] for r in rows] == ["1", "2"] and all(int(r["steps"]) == 1200 for r in rows)  # trained exactly to total_steps
     assert all(r["eval_mean"] != "" for r in rows)  # the smoke preset evaluates every 1,000 steps
     assert (sweep_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "score mean" in result.stdout and "BreakoutDeterministic-v4  2" in result.stdout
@@ -260,7 +260,7 @@ def test_a_trial_that_fails_for_good_says_so_in_one_line_and_the_summary_is_stil
     assert errors == [("error: 1 trial(s) failed after 0 restarts (their lines above say why); fix that and run "
                        "the same command again: every trial continues from its run folder")], result.stderr[-3000:]
     rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
-    assert [r["trial"] for r in rows] == ["BreakoutDeterministic-v4-seed1"] and int(rows[0]["steps"]) >= 1200
+    assert [r["trial"] for r in rows] == ["BreakoutDeterministic-v4-seed1"] and int(rows[0]["steps"]) == 1200
 
 
 def test_rerunning_a_finished_sweep_starts_nothing(two_trials):
@@ -271,6 +271,7 @@ def test_rerunning_a_finished_sweep_starts_nothing(two_trials):
     assert before == {p: os.path.getmtime(sweep_dir / p / "weights.h5") for p in before}
 
 
+@pytest.mark.slow  # a real Ray restart after a SIGKILL, about 40 s; test_resume.py covers kills in training
 def test_a_killed_trial_worker_is_restarted_and_ends_identical(two_trials, tmp_path):
     reference = two_trials[0] / "BreakoutDeterministic-v4-seed1"
     sweep_dir = tmp_path / "killed"

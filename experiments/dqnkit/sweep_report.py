@@ -9,18 +9,19 @@ import os
 import numpy as np
 
 from dqnkit.runlog import read_log
-from dqnkit.sweep_plan import setting_label, value_label
+from dqnkit.sweep_plan import checkpointed_step, setting_label, value_label
 
 LAST_GAMES = 100  # the games behind a trial's `last_games_mean`
 SCORE_NOTE = f"score: the latest evaluation's mean where one ran, else the mean of the last {LAST_GAMES} games"
 
 
 def latest_scores(folder):
-    """A trial's figures: steps, games, the latest evaluation, and the mean of its last 100 games."""
+    """A trial's figures: steps trained (its newest checkpoint), games, the latest evaluation, and the
+    mean of its last 100 games."""
     log = read_log(folder.log_path)
     evaluations = read_log(folder.eval_log_path)
     last = [r["reward"] for r in log[-LAST_GAMES:]]
-    return {"steps": log[-1]["step"] if log else 0, "games": len(log),
+    return {"steps": checkpointed_step(folder), "games": len(log),
             "eval_step": evaluations[-1]["step"] if evaluations else None,
             "eval_mean": evaluations[-1]["mean"] if evaluations else None,
             "eval_std": evaluations[-1]["std"] if evaluations else None,
