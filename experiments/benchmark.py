@@ -9,6 +9,9 @@ Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loop
   ``SequentialMemory`` and the example's processor, run through ``OldGymAPI`` below), in the
   warm-up phase and in the learning phase, and their ratios;
 - the floor: our fused train step every 4 steps plus a greedy action every step, without env;
+- our learning phase at epsilon 0.01 (as a run acts after its schedule), and the loop's ceiling:
+  the same with a trivial model (one dense layer), what the loop delivers when learning is nearly
+  free, as on a GPU;
 - the env alone and env + processor (what warm-up can at best reach);
 - processor frames/s, replay sample time, memory bytes per frame and resident size for 1M
   frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).
@@ -90,17 +93,33 @@ def real_frames(count, processor, seed=0):
 
 
 # -- loops ---------------------------------------------------------------------------------------
-def bench_config(warmup, memory_limit):
-    return configs.make_config("keras_rl", {"nb_steps_warmup": warmup, "memory_limit": memory_limit,
-                                            "epsilon_steps": 1_000_000, "video": False})
+def bench_config(warmup, memory_limit, epsilon=None):
+    """The keras_rl preset with the benchmark's warm-up and memory. `epsilon`: a fixed exploration
+    rate (0.01: what a run of the fast preset acts with after its schedule, so most actions are
+    greedy forwards); None: the example's schedule, near 1 during a benchmark."""
+    values = {"nb_steps_warmup": warmup, "memory_limit": memory_limit, "epsilon_steps": 1_000_000, "video": False}
+    if epsilon is not None:
+        values.update(epsilon_max=epsilon, epsilon_min=epsilon)
+    return configs.make_config("keras_rl", values)
 
 
-def time_our_loop(warmup, learning_steps):
-    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs."""
-    config = bench_config(warmup, max(warmup + learning_steps + 10_000, 20_000))
+def trivial_model(nb_actions, window_length=4):
+    """One small dense layer on the flattened frames: a learner that costs almost nothing, to
+    measure what the loop itself delivers (on a GPU the Mnih net's train step is a few ms)."""
+    import tf_keras
+
+    frames = tf_keras.Input(shape=(window_length, 84, 84))
+    q_values = tf_keras.layers.Dense(nb_actions)(tf_keras.layers.Flatten()(frames))
+    return tf_keras.Model(frames, q_values)
+
+
+def time_our_loop(warmup, learning_steps, epsilon=None, model=None):
+    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs; `model`
+    replaces the Mnih net (see `trivial_model`)."""
+    config = bench_config(warmup, max(warmup + learning_steps + 10_000, 20_000), epsilon)
     env = envs.make_env(ENV, obs_type="grayscale")  # as dqnkit.training makes it
     env.reset(seed=0)
-    agent = build_agent(config, env.action_space.n)
+    agent = build_agent(config, env.action_space.n, model=None if model is None else model(env.action_space.n))
     agent.training = True
     processor = AtariProcessor()
     marks, step = [(0, time.perf_counter())], 0
@@ -323,6 +342,16 @@ def main(argv=None):
     row("ours: warm-up", our_warm, "steps/s", f"best of {rounds}; {our_warm / env_proc_rate:.2f}x env+processor (target 0.70)")
     row("ours: learning", our_learn, "steps/s",
         f"{our_learn / stock_learn:.2f}x stock (target 3), {our_learn / floor:.2f}x floor (target 0.8)")
+
+    # The learning phase as a real run trains (epsilon 0.01 after its schedule: greedy forwards
+    # every step), and the loop's ceiling with a near-free learner; best of `rounds`, alternated.
+    greedy = ceiling = 0.0
+    for _ in range(rounds):
+        greedy = max(greedy, time_our_loop(args.warmup, args.learning_steps, epsilon=0.01)[1])
+        ceiling = max(ceiling, time_our_loop(args.warmup, args.learning_steps, epsilon=0.01, model=trivial_model)[1])
+    row("ours: learning at epsilon 0.01", greedy, "steps/s", f"best of {rounds}; one env, one process")
+    row("loop ceiling: trivial model, epsilon 0.01", ceiling, "steps/s",
+        f"best of {rounds}; {ceiling / greedy:.2f}x the Mnih net: the loop without its learner")
 
     sample_ours, sample_stock = time_sampling(processed, 2_000 if args.quick else 100_000, 20 if args.quick else 200)
     row("replay sample + batch prep: stock", sample_stock * 1000, "ms/batch")

@@ -124,7 +124,7 @@ def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_fr
     frame_skip = kwargs["frameskip"]
     if max_pool_frames:
         kwargs["frameskip"] = 1  # AtariPreprocessing does the skipping, and pools
-    env = gym.make(ale_name, render_mode=render_mode, obs_type=obs_type, **kwargs)
+    env = RecordLastAction(gym.make(ale_name, render_mode=render_mode, obs_type=obs_type, **kwargs))
     if max_pool_frames or noop_max:
         height, width = env.observation_space.shape[:2]
         env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frame_skip if max_pool_frames else 1,
@@ -145,6 +145,26 @@ def make_config_env(config, render_mode=None):
 def lives(env):
     """Lives left in the current game (0 in games without lives)."""
     return env.unwrapped.ale.lives()
+
+
+class RecordLastAction(gym.Wrapper):
+    """Remembers the last action given to the ALE env (no-ops and FIRE presses included).
+
+    With sticky actions (``ALE/*-v5``, ``*-v0``) ALE repeats its previous action with probability
+    0.25 at every frame, and ALE's saved state does not hold that previous action: an env restored
+    in the middle of a game would repeat the wrong one. `restore_env_state` gives it back from here."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.last_action = 0  # ALE starts each game after NOOP
+
+    def reset(self, **kwargs):
+        self.last_action = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        self.last_action = int(action)
+        return self.env.step(action)
 
 
 class FireOnLifeStart(gym.Wrapper):
@@ -187,7 +207,8 @@ def save_env_state(env):
     random frame skip) are all the next game depends on between games. In the middle of a game
     the wrappers' own fields count too: `AtariPreprocessing`'s two max-pool frames (a step that
     ends the game early returns the max with the previous step's frame), its lives and game-over
-    flags, and `FireOnLifeStart`'s lives. Checkpoints written before mid-game saves existed hold
+    flags, `FireOnLifeStart`'s lives, and the last action ALE was given (`RecordLastAction`:
+    sticky actions repeat it, and ALE's state does not hold it). Checkpoints written before mid-game saves existed hold
     no ``wrappers`` entry: they were taken between games, where a reset sets every field."""
     atari = env.unwrapped
     ale_state = atari.ale.cloneState(include_rng=True).serialize()
@@ -198,6 +219,8 @@ def save_env_state(env):
                                          "obs_buffer": [frame.copy() for frame in wrapper.obs_buffer]}
         elif isinstance(wrapper, FireOnLifeStart):
             wrappers["fire_on_life_start"] = {"lives": int(wrapper._lives)}
+        elif isinstance(wrapper, RecordLastAction):
+            wrappers["last_action"] = wrapper.last_action
     return {"ale_state": ale_state, "np_random": atari.np_random.bit_generator.state, "wrappers": wrappers}
 
 
@@ -205,9 +228,13 @@ def restore_env_state(env, saved, seed):
     """Undo `save_env_state` on a freshly made env (which is reset once to load its ROM)."""
     env.reset(seed=seed)
     atari = env.unwrapped
+    wrappers = saved.get("wrappers") or {}
+    if wrappers.get("last_action"):
+        # The sticky previous action lives in ALE outside its saved state: one act() sets it, and
+        # restoreState below puts back everything else (screen, RAM, frame count, RNG).
+        atari.ale.act(atari._action_set[wrappers["last_action"]])
     atari.ale.restoreState(ale_py.ALEState(saved["ale_state"]))
     atari.np_random.bit_generator.state = saved["np_random"]
-    wrappers = saved.get("wrappers") or {}
     for wrapper in _wrappers(env):
         if isinstance(wrapper, AtariPreprocessing) and "preprocessing" in wrappers:
             state = wrappers["preprocessing"]
@@ -216,6 +243,8 @@ def restore_env_state(env, saved, seed):
                 frame[...] = kept
         elif isinstance(wrapper, FireOnLifeStart) and "fire_on_life_start" in wrappers:
             wrapper._lives = wrappers["fire_on_life_start"]["lives"]
+        elif isinstance(wrapper, RecordLastAction):
+            wrapper.last_action = wrappers.get("last_action", 0)
 
 
 def _wrappers(env):
