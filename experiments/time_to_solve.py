@@ -46,7 +46,7 @@ def report(folder, threshold, window):
               f"{segment.last_step:,}: {segment.ended_by or 'no end line: running, or killed (its last journal line counts)'}")
     minutes = result.seconds / 60
     rate = (result.step - result.segments[0].start_step) / max(result.seconds, 1e-9)
-    mark = " (at least: a killed segment's end is its last journal line)" if result.estimated else ""
+    mark = " (estimated: a segment with no end line is counted to its last journal line)" if result.estimated else ""
     if result.solved:
         print(f"solved (mean of the last {window} games >= {threshold:g}: {result.mean:.2f}) at game {result.games:,}, "
               f"step {result.step:,}, after {minutes:.1f} minutes of training{mark}; {rate:.1f} steps/s")

@@ -38,3 +38,16 @@ def test_a_killed_segment_counts_to_its_last_line_and_the_solving_game_ends_the_
     assert solved.seconds == 45.0 + 60.0 + 10.0 and solved.estimated  # the first segment's end is a lower bound
     not_yet = solve_time(log, journal, 20, window=2)
     assert not not_yet.solved and not_yet.seconds == 45.0 + 60.0 + 110.0 and not_yet.step == 1000
+
+
+def test_the_segment_that_played_a_game_is_found_by_time_after_a_fallback_to_an_older_checkpoint():
+    journal = [
+        {"event": "start", "step": 0, "time": 0.0}, {"event": "end", "step": 2000, "time": 200.0, "reason": "done"},
+        {"event": "start", "step": 2000, "time": 300.0},  # its checkpoint is later found damaged
+        {"event": "progress", "step": 2500, "time": 350.0},
+        {"event": "start", "step": 1000, "time": 400.0},  # fell back to the checkpoint at 1,000
+        {"event": "end", "step": 3000, "time": 600.0, "reason": "done"},
+    ]
+    log = [game(500, -21, 50.0), game(1500, 20, 450.0)]  # the second game was played by the last segment
+    solved = solve_time(log, journal, 0, window=1)
+    assert solved.solved and solved.games == 2 and solved.seconds == 200.0 + 50.0 + 50.0 and solved.estimated

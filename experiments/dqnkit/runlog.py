@@ -4,7 +4,8 @@ flushed), ``eval.jsonl`` (one per evaluation) and ``segments.jsonl`` (the wall c
 Fields of ``log.jsonl``: ``episode`` (0-based, counted over the whole run), ``step`` (global agent step when the
 episode ended), ``reward`` (the game's real score, before clipping), ``length`` (agent steps),
 ``epsilon``, ``loss`` and ``mean_q`` (means over the episode's training steps, null before
-learning starts), ``episode_time``, ``sps`` and ``time`` (Unix seconds when the game ended;
+learning starts), ``episode_time`` and ``sps`` (of the part of the game the segment that
+ended it played: all of it unless it was resumed in its middle), ``time`` (Unix seconds when it ended;
 records written before it existed lack it) - wall clock, the only fields that differ between a
 straight and a resumed run: their names contain ``time`` or ``sps``.
 """

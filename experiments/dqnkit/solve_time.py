@@ -28,7 +28,7 @@ class SolveTime:
     mean: float = None  # the last-games mean at that game
     seconds: float = None  # training time summed over segments up to that game
     segments: list = field(default_factory=list)  # the segments counted
-    estimated: bool = False  # a killed segment's end was taken from its last line
+    estimated: bool = False  # a killed segment's end was taken from its last line, or a game's from its segment's
 
 
 def segments_of(journal):
@@ -73,21 +73,29 @@ def solve_time(log, journal, threshold, window=100):
     if game is None or not segments:
         return result
     result.step, result.games = game["step"], (index + 1 if solved else len(log))
+    owner = _segment_that_played(segments, game)
     seconds = 0.0
-    for number, segment in enumerate(segments):
-        later_start = segments[number + 1].start_step if number + 1 < len(segments) else None
-        # The game belongs to the segment that played it: the last one started before its step.
-        if later_start is not None and later_start < game["step"]:
-            seconds += segment.last_time - segment.start_time
-            result.estimated |= segment.ended_by is None
-            result.segments.append(segment)
-            continue
-        if solved and "time" in game:
-            seconds += game["time"] - segment.start_time
-        else:  # not solved: up to the segment's last known moment (also for a log without game times)
-            seconds += segment.last_time - segment.start_time
-            result.estimated |= solved or segment.ended_by is None
-        result.segments.append(segment)
-        break
+    for segment in segments[:owner]:
+        seconds += segment.last_time - segment.start_time
+        result.estimated |= segment.ended_by is None
+    segment = segments[owner]
+    if solved and "time" in game:
+        seconds += game["time"] - segment.start_time
+    else:  # up to the segment's last known moment: the time so far, or (no game times) an upper bound
+        seconds += segment.last_time - segment.start_time
+        result.estimated |= segment.ended_by is None
+    result.segments = segments[:owner + 1]
     result.seconds = seconds
     return result
+
+
+def _segment_that_played(segments, game):
+    """Index of the segment that played `game`: by its end time where the log has one (segments
+    may start at lower steps than earlier ones after a fallback to an older checkpoint), else the
+    last segment started before its step."""
+    if "time" in game:
+        started = [i for i, segment in enumerate(segments) if segment.start_time <= game["time"]]
+        if started:
+            return started[-1]
+    before = [i for i, segment in enumerate(segments) if segment.start_step < game["step"]]
+    return before[-1] if before else 0

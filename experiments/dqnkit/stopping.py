@@ -92,6 +92,16 @@ class SignalGuard:
             self._polling = False
 
     @contextmanager
+    def held(self):
+        """Run the block to its end whatever signal arrives, and leave it `pending` for the caller
+        (clean-up after a stop: a second Ctrl-C must not cut short closing files or the lock)."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+
+    @contextmanager
     def deferred(self):
         """Run the block to its end whatever signal arrives; outside `polled`, raise `Stopped`
         after it if one did."""

@@ -390,19 +390,22 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
 
     episode_log = runlog.EpisodeLog(folder.log_path)
     journal = runlog.SegmentJournal(folder.segments_path, start_step=step)
-    board = TensorBoardLog(folder.tensorboard_dir, resumed_step, runlog.read_log(folder.log_path)) \
-        if config.tensorboard else None
-    evaluator = Evaluator(config, folder, base_env.action_space.n, processor)
-    agent.training = True
-    game = None
-    if saved_game is not None:
-        game = Game(agent, env, processor, config.terminal_on_life_loss).set_state(*saved_game)
-    game_started = start_time = time.monotonic()
-    start_step = step
-    recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
-    next_summary = (step // config.log_interval + 1) * config.log_interval
+    board = evaluator = None
     last_checkpoint = resumed_step if resumed_step >= 0 else None
     try:
+        board = TensorBoardLog(folder.tensorboard_dir, resumed_step, runlog.read_log(folder.log_path)) \
+            if config.tensorboard else None
+        evaluator = Evaluator(config, folder, base_env.action_space.n, processor)
+        agent.training = True
+        game = None
+        game_steps_before = 0  # steps a resumed game had played before this segment (for its speed)
+        if saved_game is not None:
+            game = Game(agent, env, processor, config.terminal_on_life_loss).set_state(*saved_game)
+            game_steps_before = game.result.steps
+        game_started = start_time = time.monotonic()
+        start_step = step
+        recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
+        next_summary = (step // config.log_interval + 1) * config.log_interval
         with signals.polled():
             while step < stop_step:
                 if game is None:
@@ -412,7 +415,9 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                 step += 1
                 progress.update(step, f"episode {episode:,}")
                 if game_over:
-                    record = _episode_record(episode, step, game.result, agent, time.monotonic() - game_started)
+                    record = _episode_record(episode, step, game.result, agent, time.monotonic() - game_started,
+                                             game.result.steps - game_steps_before)
+                    game_steps_before = 0
                     episode_log.write(record)
                     if board is not None:
                         board.game(record)
@@ -443,6 +448,8 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                         on_checkpoint(step)
                 if signals.pending:
                     raise Stopped(signals.pending)
+        if signals.pending:  # arrived after the last step's check: the checkpoint at `step` exists
+            raise Stopped(signals.pending)
         journal.end(step, "done")
     except Stopped as stopped:
         stopped.step, stopped.checkpoint_step = step, last_checkpoint
@@ -452,25 +459,42 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         journal.end(step, type(exc).__name__)
         raise
     finally:
-        episode_log.close()
-        journal.close()
-        if board is not None:
-            board.close()
-        evaluator.close()
-        progress.close()
-        env.close()
+        with signals.held():  # closing files (an mp4 being written) runs to its end whatever arrives
+            close_error = _close_all(episode_log, journal, board, evaluator, progress, env)
+    if close_error is not None:
+        raise close_error
+    if signals.pending:  # arrived during clean-up: the segment is complete, stop here all the same
+        stopped = Stopped(signals.pending)
+        stopped.step, stopped.checkpoint_step = step, last_checkpoint
+        raise stopped
     progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in {folder.path}")
     return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time)
 
 
-def _episode_record(episode, step, game, agent, seconds):
-    """The log.jsonl line of one training game (runlog.py describes the fields)."""
+def _close_all(*closables):
+    """Close each (None is skipped), one failing not keeping the others open. Returns the first
+    error (raised by the caller unless another exception is already on its way)."""
+    first_error = None
+    for closable in closables:
+        if closable is None:
+            continue
+        try:
+            closable.close()
+        except Exception as exc:  # noqa: BLE001  (returned, so it neither hides nor replaces another)
+            first_error = first_error or exc
+    return first_error
+
+
+def _episode_record(episode, step, game, agent, seconds, steps_in_segment):
+    """The log.jsonl line of one training game (runlog.py describes the fields). `seconds` and
+    `steps_in_segment` are the wall clock and steps of the part this segment played (all of it
+    unless the game was resumed in its middle)."""
     return {
         "episode": episode, "step": step, "reward": game.score, "length": game.steps,
         "epsilon": float(agent.policy.get_current_value()),
         "loss": float(np.mean(game.losses)) if game.losses else None,
         "mean_q": float(np.mean(game.mean_qs)) if game.mean_qs else None,
-        "episode_time": round(seconds, 3), "sps": round(game.steps / max(seconds, 1e-9), 1),
+        "episode_time": round(seconds, 3), "sps": round(steps_in_segment / max(seconds, 1e-9), 1),
         "time": round(time.time(), 1),
     }
 
