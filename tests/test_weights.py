@@ -108,3 +108,17 @@ def test_ship_weights_puts_a_runs_best_agent_where_test_mode_finds_it(tmp_path):
 
     missing = subprocess.run([*ship, "--run-dir", str(tmp_path / "nothing-here")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "holds no run" in missing.stderr
+
+
+def test_test_mode_plays_one_game_of_the_shipped_pong_agent(tmp_path):
+    """`--mode test --env-name PongNoFrameskip-v4`, nothing else, in a folder with no run: the Pong
+    agent in weights/ plays a whole game with its own config (no score asserted)."""
+    import subprocess
+    import sys
+
+    from helpers import CLI
+
+    result = subprocess.run([sys.executable, CLI, "--mode", "test", "--env-name", "PongNoFrameskip-v4", "--episodes",
+                             "1", "--no-video"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "dqn_PongNoFrameskip-v4_weights.h5" in result.stdout and "Episode 1: score " in result.stdout
