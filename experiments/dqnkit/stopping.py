@@ -105,11 +105,8 @@ class SignalGuard:
     def deferred(self):
         """Run the block to its end whatever signal arrives; outside `polled`, raise `Stopped`
         after it if one did."""
-        self._deferring += 1
-        try:
+        with self.held():
             yield
-        finally:
-            self._deferring -= 1
         if not self._deferring and not self._polling and self.pending is not None:
             signum, self.pending = self.pending, None
             raise Stopped(signum)
