@@ -38,7 +38,8 @@ from dqnkit.checkpoint import Checkpointer
 from dqnkit.memory import Batch, RingMemory  
 from dqnkit.model import build_mnih2015_model  
 from dqnkit.rngs import make_deterministic  
-from dqnkit.training import bundle, play_game  
+from dqnkit.playing import play_game
+from dqnkit.run_state import bundle
 from processors import AtariProcessor, KerasRLExampleProcessor  
 
 ENV = "BreakoutDeterministic-v4"

@@ -90,10 +90,10 @@ def run(args):
         config, weights, video_dir = resolve.resolve_test(weights=args.get("weights"), **where)
         if config.video:
             check_writable(video_dir, "pass --no-video, or --run-dir a folder you can write (a copy of the run)")
-        from dqnkit import training
+        from dqnkit import playing
 
         print(f"Playing {weights}")
-        return training.test(config, weights, video_dir, episodes=args.get("episodes"), record_video=config.video)
+        return playing.test(config, weights, video_dir, episodes=args.get("episodes"), record_video=config.video)
 
     config, run_dir = resolve.resolve_config(**where)
     if mode == "plot":

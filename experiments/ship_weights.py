@@ -66,10 +66,10 @@ def write_gif(config, weights_path, gif_path, seconds, fps=30, scale=1.0):
     import imageio.v2 as imageio
     from PIL import Image
 
-    from dqnkit import training
+    from dqnkit import playing
 
     with tempfile.TemporaryDirectory() as videos:
-        played = training.test(config, weights_path, videos, episodes=1)
+        played = playing.test(config, weights_path, videos, episodes=1)
         frames = []
         with imageio.get_reader(played.videos[0]) as reader:
             for i, frame in enumerate(reader):
@@ -122,7 +122,7 @@ def main(argv=None):
               "including evaluation and checkpoints")
     log = read_log(folder.log_path)
     if log:
-        problems = continuity_problems(log, evaluations)
+        problems = continuity_problems(log, evaluations, config.get("num_envs", 1))
         verdict = ("every game once, in order, each starting where the previous one ended"
                    if not problems else "NOT one continuous run: " + "; ".join(problems))
         print(f"\ntraining games (epsilon {config.epsilon_min:g} after step {config.epsilon_steps:,}):\n"

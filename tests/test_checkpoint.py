@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from dqnkit import configs, envs, rngs, training
+from dqnkit import configs, envs, playing, rngs, run_state
 from dqnkit.agent import build_agent
 from dqnkit.checkpoint import Checkpointer
 from dqnkit.memory import RingMemory
@@ -44,7 +44,7 @@ def new_env():
 def save(checkpointer, agent, env, step, tmp_path, previous=None):
     log = tmp_path / "log.jsonl"
     log.write_text(json.dumps({"episode": 0, "step": step}) + "\n")
-    arrays, state = training.bundle(agent, env, CONFIG, step, episode=3)
+    arrays, state = run_state.bundle(agent, env, CONFIG, step, episode=3)
     return checkpointer.save(step, arrays, state, {"log.jsonl": str(log)}, agent.memory, previous)
 
 
@@ -53,15 +53,15 @@ def test_round_trip_restores_every_field(transitions, tmp_path):
     np.random.seed(5)
     checkpointer = Checkpointer(str(tmp_path / "checkpoints"))
     save(checkpointer, agent, env, 250, tmp_path)
-    expected_arrays, expected_state = training.bundle(agent, env, CONFIG, 250, episode=3)
+    expected_arrays, expected_state = run_state.bundle(agent, env, CONFIG, 250, episode=3)
 
     restored, restored_env = build_agent(CONFIG, 4), new_env()
     np.random.seed(99)  # scrambled: the checkpoint must put everything back
     step, manifest = checkpointer.latest_complete()
     arrays, state, logs = checkpointer.load(step, manifest, restored.memory)
-    training.unbundle(restored, restored_env, arrays, state, CONFIG.seed)
+    run_state.unbundle(restored, restored_env, arrays, state, CONFIG.seed)
 
-    again_arrays, again_state = training.bundle(restored, restored_env, CONFIG, 250, episode=3)
+    again_arrays, again_state = run_state.bundle(restored, restored_env, CONFIG, 250, episode=3)
     assert sorted(again_arrays) == sorted(expected_arrays)
     for name in expected_arrays:
         np.testing.assert_array_equal(again_arrays[name], expected_arrays[name], err_msg=name)
@@ -94,12 +94,12 @@ def test_continuing_after_a_restore_equals_never_stopping(transitions, tmp_path)
     restored, restored_env = build_agent(CONFIG, 4), new_env()
     step, manifest = checkpointer.latest_complete()
     arrays, state, _ = checkpointer.load(step, manifest, restored.memory)
-    training.unbundle(restored, restored_env, arrays, state, CONFIG.seed)
+    run_state.unbundle(restored, restored_env, arrays, state, CONFIG.seed)
     games = []
     for a, e in ((agent, env), (restored, restored_env)):
         rngs.set_state(arrays, state)  # the same global draws for both
         a.training = True
-        games.append(training.play_game(a, e, AtariProcessor(), True, step=count))
+        games.append(playing.play_game(a, e, AtariProcessor(), True, step=count))
     assert games[0].score == games[1].score and games[0].steps == games[1].steps
     assert games[0].losses == games[1].losses and len(games[0].losses) > 10
     for mine, theirs in zip(restored.model.get_weights(), agent.model.get_weights()):

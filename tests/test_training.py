@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dqnkit import configs, envs, training
+from dqnkit import configs, envs, evaluation, playing
 from dqnkit.agent import build_agent
 from processors import AtariProcessor
 
@@ -21,7 +21,7 @@ def test_a_lost_life_ends_the_agents_episode_but_not_the_game(agent, life_loss_e
     env.reset(seed=0)
     agent.training = True
     before = agent.memory.total_appended
-    game = training.play_game(agent, env, AtariProcessor(), life_loss_ends_episode, step=0)
+    game = playing.play_game(agent, env, AtariProcessor(), life_loss_ends_episode, step=0)
     appended = agent.memory.total_appended - before
     flags = agent.memory.terminals[before:before + appended]
     assert envs.lives(env) == 0  # one whole game, all five lives
@@ -31,16 +31,16 @@ def test_a_lost_life_ends_the_agents_episode_but_not_the_game(agent, life_loss_e
 
 
 def test_evaluation_leaves_the_training_streams_alone_and_repeats_exactly(agent):
-    player = training.build_player(CONFIG, 4)
+    player = playing.build_player(CONFIG, 4)
     player.model.set_weights(agent.model.get_weights())
     env = envs.make_config_env(CONFIG)
     np.random.seed(11)
     before = np.random.get_state()[1].copy(), np.random.get_state()[2]
-    first = training.evaluate(player, env, AtariProcessor(), CONFIG, step=1000, episodes=2)
+    first = evaluation.evaluate(player, env, AtariProcessor(), CONFIG, step=1000, episodes=2)
     after = np.random.get_state()
     assert np.array_equal(before[0], after[1]) and before[1] == after[2]
-    again = training.evaluate(player, envs.make_config_env(CONFIG), AtariProcessor(), CONFIG, step=1000, episodes=2)
+    again = evaluation.evaluate(player, envs.make_config_env(CONFIG), AtariProcessor(), CONFIG, step=1000, episodes=2)
     assert again == first
-    assert training.evaluation_seed(CONFIG.seed, 1000) != training.evaluation_seed(CONFIG.seed, 2000)
+    assert evaluation.evaluation_seed(CONFIG.seed, 1000) != evaluation.evaluation_seed(CONFIG.seed, 2000)
     assert set(first) == {"step", "mean", "std", "min", "max", "episodes", "scores"}
     assert first["mean"] == pytest.approx(np.mean(first["scores"])) and len(first["scores"]) == 2

@@ -7,7 +7,8 @@ import tf_keras
 from tf_keras.layers import Activation, Conv2D, Dense, Flatten, Permute
 
 from dqnkit import configs
-from dqnkit.training import WeightsError, build_player, load_weights_checked
+from dqnkit.playing import build_player
+from dqnkit.weights_io import WeightsError, load_weights_checked
 
 
 def example_model():

@@ -34,6 +34,7 @@ from rl.agents.dqn import DQNAgent
 from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
 
 from dqnkit.memory import RingMemory
+from dqnkit.stream_memory import StreamMemory
 from dqnkit.model import build_mnih2015_model
 
 # Metric names Keras resolves by the output's shape and loss instead of by name.
@@ -79,7 +80,8 @@ class FastDQNAgent(DQNAgent):
         model, target = self.model, self.target_model
         self._single_input = not isinstance(model.input, list)
         metric_functions = _metric_functions(metrics)
-        self.fused = isinstance(self.memory, RingMemory) and self._single_input and metric_functions is not None
+        self.fused = isinstance(self.memory, (RingMemory, StreamMemory)) and self._single_input \
+            and metric_functions is not None
         self._names = super().metrics_names  # loss, compiled metrics, policy's and processor's metrics
         if self._single_input:
             self._q_fn = K.function([model.input], [model.output])
@@ -145,6 +147,14 @@ class FastDQNAgent(DQNAgent):
             batch = self.processor.process_state_batch(batch)
         return self._q_fn([batch])[0][0]
 
+    def compute_batch_q_values(self, state_batch):
+        """Q-values of a batch of states in one call (N envs' greedy actions in one forward)."""
+        if not self._single_input or not isinstance(state_batch, np.ndarray):
+            return super().compute_batch_q_values(state_batch)
+        if self.processor is not None:
+            state_batch = self.processor.process_state_batch(state_batch)
+        return self._q_fn([state_batch])[0]
+
     def forward(self, observation):
         if not isinstance(self.memory, RingMemory) or not self._single_input:
             return super().forward(observation)
@@ -172,9 +182,16 @@ class FastDQNAgent(DQNAgent):
             return super().backward(reward, terminal)
         if self.step % self.memory_interval == 0:
             self.memory.append(self.recent_observation, self.recent_action, reward, terminal, training=self.training)
-        metrics = [np.nan] * len(self._names)
         if not self.training:
-            return metrics
+            return [np.nan] * len(self._names)
+        return self.learn()
+
+    def learn(self):
+        """keras-rl2's rules for the transition just stored, read from ``self.step`` (the one
+        place they live; ``backward`` and the training loop's actor both end here): after the
+        warm-up, a train step every ``train_interval`` steps, and a hard target update every
+        ``target_model_update`` steps. Returns ``backward``'s metrics (NaN without a train step)."""
+        metrics = [np.nan] * len(self._names)
         if self.step > self.nb_steps_warmup and self.step % self.train_interval == 0:
             metrics = self.train_step(self.memory.sample_batch(self.batch_size)) + list(self.policy.metrics)
             if self.processor is not None:
@@ -230,7 +247,10 @@ def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model
     if model is None:
         model = build_mnih2015_model(nb_actions, window_length=config.window_length)
     if memory is None:
-        memory = RingMemory(limit=config.memory_limit, window_length=config.window_length, seed=config.seed)
+        if config.get("num_envs", 1) > 1:  # one stream per env, memory_limit in total
+            memory = StreamMemory(config.memory_limit, config.window_length, config.num_envs, seed=config.seed)
+        else:
+            memory = RingMemory(limit=config.memory_limit, window_length=config.window_length, seed=config.seed)
     policy = LinearAnnealedPolicy(EpsGreedyQPolicy(), attr="eps", value_max=config.epsilon_max,
                                   value_min=config.epsilon_min, value_test=config.epsilon_test,
                                   nb_steps=config.epsilon_steps)

@@ -4,6 +4,7 @@ On-disk layout under ``<run>/checkpoints/``::
 
     memory/entries-<first>-<end>.npz   replay entries with append numbers [first, end), written
                                        once by the checkpoint that first saw them, compressed
+    memory/env<i>-entries-<first>-<end>.npz   the same for env i's stream, with num_envs > 1
     ckpt-<step>/arrays.npz             online, target and optimizer weights; numpy's global RNG
                                        key; the ALE state (bytes)
     ckpt-<step>/state.json             step, episode, counters, every other RNG state, config
@@ -31,7 +32,7 @@ from dqnkit.errors import UserFacingError
 
 MANIFEST = "MANIFEST.json"
 _CKPT_DIR = re.compile(r"^ckpt-(\d{12})$")
-_CHUNK = re.compile(r"^entries-(\d{12})-(\d{12})\.npz$")
+_CHUNK = re.compile(r"^(env\d+-)?entries-(\d{12})-(\d{12})\.npz$")
 FORMAT_VERSION = 1
 
 
@@ -163,8 +164,9 @@ class Checkpointer:
             files[relpath] = self._describe(relpath)
         for relpath, description in chunks.items():
             files[relpath] = description
-        manifest = {"format": FORMAT_VERSION, "step": step, "files": files,
-                    "memory_chunks": sorted(chunks), "memory_total_appended": memory.total_appended}
+        appended = [stream.total_appended for _, stream in _streams(memory)]
+        manifest = {"format": FORMAT_VERSION, "step": step, "files": files, "memory_chunks": sorted(chunks),
+                    "memory_total_appended": appended[0] if len(appended) == 1 else appended}
         write_atomic(os.path.join(folder, MANIFEST), json.dumps(manifest, indent=1).encode())
         self._prune(step, manifest)
         return manifest
@@ -174,20 +176,22 @@ class Checkpointer:
         return {"size": os.path.getsize(full), "sha256": sha256_of(full)}
 
     def _write_memory_chunks(self, memory, previous_manifest):
-        """Chunks covering the entries still in memory: reused ones plus one new chunk."""
-        oldest_kept = memory.total_appended - memory.nb_entries
+        """Chunks covering the entries still in memory (in each env's stream): reused ones plus
+        one new chunk per stream."""
         chunks = {}
-        covered_until = oldest_kept
-        if previous_manifest is not None:
-            for relpath in previous_manifest["memory_chunks"]:
-                first, end = _chunk_range(relpath)
-                if end > oldest_kept:  # still holds entries the memory has not overwritten
-                    chunks[relpath] = previous_manifest["files"][relpath]
-                    covered_until = max(covered_until, end)
-        if covered_until < memory.total_appended:
-            relpath = os.path.join("memory", f"entries-{covered_until:012d}-{memory.total_appended:012d}.npz")
-            save_npz(os.path.join(self.directory, relpath), memory.export_entries(covered_until, memory.total_appended))
-            chunks[relpath] = self._describe(relpath)
+        for prefix, stream in _streams(memory):
+            oldest_kept = stream.total_appended - stream.nb_entries
+            covered_until = oldest_kept
+            if previous_manifest is not None:
+                for relpath in previous_manifest["memory_chunks"]:
+                    chunk_prefix, first, end = _chunk_range(relpath)
+                    if chunk_prefix == prefix and end > oldest_kept:  # holds entries not overwritten yet
+                        chunks[relpath] = previous_manifest["files"][relpath]
+                        covered_until = max(covered_until, end)
+            if covered_until < stream.total_appended:
+                relpath = os.path.join("memory", f"{prefix}entries-{covered_until:012d}-{stream.total_appended:012d}.npz")
+                save_npz(os.path.join(self.directory, relpath), stream.export_entries(covered_until, stream.total_appended))
+                chunks[relpath] = self._describe(relpath)
         return chunks
 
     def _prune(self, written_step, written_manifest):
@@ -244,17 +248,34 @@ class Checkpointer:
             if relpath.startswith(os.path.basename(folder) + os.sep) and relpath.endswith(".jsonl"):
                 with open(os.path.join(self.directory, relpath), "rb") as f:
                     logs[os.path.basename(relpath)] = f.read()
-        total = manifest["memory_total_appended"]
-        oldest_kept = max(0, total - memory.limit)
-        for relpath in manifest["memory_chunks"]:
-            first, end = _chunk_range(relpath)
-            entries = load_npz(os.path.join(self.directory, relpath))
-            skip = max(0, oldest_kept - first)
-            memory.import_entries(first + skip, {k: v[skip:] for k, v in entries.items()})
-        memory.total_appended = total
+        streams = _streams(memory)
+        totals = manifest["memory_total_appended"]
+        totals = totals if isinstance(totals, list) else [totals]
+        if len(totals) != len(streams):
+            raise CheckpointError(f"checkpoint at step {step} holds the memory of {len(totals)} env(s), this run "
+                                  f"plays {len(streams)}; resume it with num_envs={len(totals)}")
+        for (prefix, stream), total in zip(streams, totals):
+            oldest_kept = max(0, total - stream.limit)
+            for relpath in manifest["memory_chunks"]:
+                chunk_prefix, first, end = _chunk_range(relpath)
+                if chunk_prefix != prefix:
+                    continue
+                entries = load_npz(os.path.join(self.directory, relpath))
+                skip = max(0, oldest_kept - first)
+                stream.import_entries(first + skip, {k: v[skip:] for k, v in entries.items()})
+            stream.total_appended = total
         return arrays, state, logs
 
 
+def _streams(memory):
+    """(chunk name prefix, RingMemory) of each stream of entries: the memory itself for one env,
+    ``env<i>-`` and env i's stream of a ``StreamMemory``."""
+    if hasattr(memory, "streams"):
+        return [(f"env{i}-", stream) for i, stream in enumerate(memory.streams)]
+    return [("", memory)]
+
+
 def _chunk_range(relpath):
+    """(stream prefix, first, end) of a memory chunk's file name."""
     match = _CHUNK.match(os.path.basename(relpath))
-    return int(match.group(1)), int(match.group(2))
+    return match.group(1) or "", int(match.group(2)), int(match.group(3))

@@ -14,6 +14,7 @@ DEFAULTS = {
     # -- what the run is ---------------------------------------------------------------------
     "env_name": ("BreakoutDeterministic-v4", "Atari game id; old gym names (BreakoutDeterministic-v4) and ALE/Breakout-v5 both work"),
     "seed": (123, "seeds Python, numpy, TensorFlow, the env and replay sampling"),
+    "num_envs": (1, "envs played side by side, their transitions in one replay memory (each env its own stream); steps count transitions, N per vector step, and every step key keeps its meaning"),
     "window_length": (4, "frames stacked into one state (keras-rl2 Memory window_length)"),
     "memory_limit": (1_000_000, "replay memory size in transitions (one 84x84 uint8 frame each)"),
     "batch_size": (32, "transitions per training step (DQNAgent batch_size)"),
@@ -287,7 +288,7 @@ def _to_int(value):
 
 def validate(config):
     """Check relations between keys that a wrong value would break later, deep in a run."""
-    positive = ["window_length", "memory_limit", "batch_size", "train_interval", "total_steps",
+    positive = ["num_envs", "window_length", "memory_limit", "batch_size", "train_interval", "total_steps",
                 "checkpoint_every", "keep_checkpoints", "log_interval", "epsilon_steps", "eval_episodes"]
     for key in positive:
         if config[key] < 1:
@@ -313,6 +314,11 @@ def validate(config):
     for key in ("epsilon_max", "epsilon_min", "epsilon_test"):
         if not 0.0 <= config[key] <= 1.0:
             raise ConfigError(f"{key} must be in [0, 1], got {config[key]}")
+    if config.num_envs > 1:
+        for key in ("memory_limit", "total_steps", "checkpoint_every", "eval_every"):
+            if config[key] % config.num_envs:
+                raise ConfigError(f"{key} ({config[key]:,}) must be a multiple of num_envs ({config.num_envs}): steps "
+                                  f"count transitions, num_envs per vector step; set {key} to a multiple of {config.num_envs}")
     if config.memory_limit < config.window_length + 2 + config.batch_size:
         raise ConfigError(f"memory_limit ({config.memory_limit}) must exceed window_length + batch_size + 2")
     if config.nb_steps_warmup < config.window_length + config.batch_size + 2:

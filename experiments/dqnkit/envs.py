@@ -29,7 +29,7 @@ with) is switched on by config keys, each keeping the env name's meaning:
 - ``terminal_on_life_loss`` is not a wrapper: gymnasium's option of that name restarts the whole
   game after every lost life, so learning would never see the later, harder parts of a game. The
   training loop instead ends the *agent's* episode at a lost life while the game goes on, as
-  baselines' ``EpisodicLifeEnv`` does (``training.play_game``).
+  baselines' ``EpisodicLifeEnv`` does (``actor.Actor``).
 
 Every random draw these wrappers make (the number of no-ops) comes from the ALE env's own
 ``np_random``, which checkpoints save, so resuming stays exact.

@@ -307,6 +307,11 @@ class RingMemory(Memory):
         shifted by one, as ``SequentialMemory.sample`` does); without them they are drawn
         without replacement from this memory's own generator.
         """
+        return self.batch_at(self.draw_indexes(batch_size, batch_idxs))
+
+    def draw_indexes(self, batch_size, batch_idxs=None):
+        """The logical indexes (0 = oldest kept entry) of `batch_size` transitions to sample, drawn
+        uniformly among those that do not cross an episode's end (see the module docstring)."""
         n = self.nb_entries
         if n < self.window_length + 2:
             raise ValueError(f"not enough entries in the memory to sample: {n} (needs window_length + 2 = "
@@ -316,11 +321,18 @@ class RingMemory(Memory):
         else:
             idx = np.asarray(batch_idxs, dtype=np.int64) + 1
         # Redraw indexes whose previous entry ended an episode (the transition crosses a reset).
-        bad = self._terminal_at(idx - 2)
+        bad = self.crosses_reset(idx)
         while bad.any():
             idx[bad] = self.rng.integers(self.window_length + 1, n, size=int(bad.sum()))
-            bad = self._terminal_at(idx - 2)
+            bad = self.crosses_reset(idx)
+        return idx
 
+    def crosses_reset(self, idx):
+        """Whether the transitions at logical indexes `idx` cross an episode's end (entry idx-2 ended one)."""
+        return self._terminal_at(idx - 2)
+
+    def batch_at(self, idx):
+        """The ``Batch`` of the transitions at logical indexes `idx` (as `draw_indexes` gives them)."""
         w = self.window_length
         # positions[:, j] is the logical index of window slot j of state0; slot w-1 is idx-1.
         positions = idx[:, None] - w + self._window_offsets[None, :]
@@ -362,7 +374,7 @@ class RingMemory(Memory):
         """The sampler's generator state (JSON-able). The entries themselves go to checkpoints
         incrementally, through `export_entries`. The window of recent observations
         (keras-rl2's ``recent_observations``/``recent_terminals``) belongs to the game being
-        played: ``training.Game`` saves it with a game in progress."""
+        played: ``actor.Actor`` saves it with a game in progress."""
         return {"rng": self.rng.bit_generator.state}
 
     def set_state(self, state):

@@ -120,13 +120,13 @@ def watch(run_dir, episodes, checkout=None):
     """Play `episodes` as ``--mode test --run-dir run_dir`` does: the run's weights with its own
     config, or - before the run has any - the shipped agent for its env with the config beside it
     (from `checkout`'s weights/ if given, else where test mode looks: a checkout's weights/, then
-    the copies installed with the package). One mp4 per game (see training.test)."""
-    from dqnkit import training
+    the copies installed with the package). One mp4 per game (see playing.test)."""
+    from dqnkit import playing
 
     dirs = [os.path.join(checkout, "weights"), *resolve.shipped_weights_dirs()] if checkout else None
     config, weights, video_dir = resolve.resolve_test(run_dir=run_dir, weights_dirs=dirs)
     print(f"Playing {weights}")
-    return training.test(config, weights, video_dir, episodes=episodes)
+    return playing.test(config, weights, video_dir, episodes=episodes)
 
 
 def show_video(path, max_megabytes=2.0, width=320):

@@ -5,7 +5,8 @@ Fields of ``log.jsonl``: ``episode`` (0-based, counted over the whole run), ``st
 episode ended), ``reward`` (the game's real score, before clipping), ``length`` (agent steps),
 ``epsilon``, ``loss`` and ``mean_q`` (means over the episode's training steps, null before
 learning starts), ``episode_time`` and ``sps`` (of the part of the game the segment that
-ended it played: all of it unless it was resumed in its middle), ``time`` (Unix seconds when it ended;
+ended it played: all of it unless it was resumed in its middle), ``env`` (which env played it;
+only with ``num_envs`` > 1, where games are listed in the order they end), ``time`` (Unix seconds when it ended;
 records written before it existed lack it) - wall clock, the only fields that differ between a
 straight and a resumed run: their names contain ``time`` or ``sps``.
 """
@@ -84,24 +85,33 @@ def read_log(path):
     return records
 
 
-def continuity_problems(log, evaluations=()):
+def continuity_problems(log, evaluations=(), num_envs=1):
     """What breaks the story of one continuous run in `log` (log.jsonl records) and `evaluations`
-    (eval.jsonl records); an empty list when every game appears once, in order, each starting at
-    the step where the previous one ended, and evaluations come at increasing steps.
+    (eval.jsonl records); an empty list when every game appears once, in order, each starting where
+    the previous game of its env ended, and evaluations come at increasing steps.
 
+    With `num_envs` > 1 each record names its ``env``; env e's transitions are global steps
+    e + 1, e + 1 + num_envs, ... so a game's end step gives that env's own step count.
     A resume that replayed or dropped games shows up here as a repeated, missing or overlapping
     episode; ship_weights.py prints the verdict as the run's evidence."""
     problems = []
-    previous_step = 0
+    previous_end = {}  # env -> its own step count when its previous game ended
     for index, record in enumerate(log):
         if record["episode"] != index:
             problems.append(f"line {index + 1}: episode {record['episode']}, expected {index}")
             break
-        if record["step"] - record["length"] != previous_step:
-            problems.append(f"episode {index} starts at step {record['step'] - record['length']:,}, "
-                            f"but the previous game ended at {previous_step:,}")
+        env = record.get("env", 0)
+        offset = record["step"] - env - 1
+        if offset % num_envs:
+            problems.append(f"episode {index} ends at step {record['step']:,}, which is not a step of env {env}")
             break
-        previous_step = record["step"]
+        end = offset // num_envs + 1
+        if end - record["length"] != previous_end.get(env, 0):
+            where = "" if num_envs == 1 else f" of env {env} (its own steps)"
+            problems.append(f"episode {index} starts at step {end - record['length']:,}{where}, "
+                            f"but the previous game ended at {previous_end.get(env, 0):,}")
+            break
+        previous_end[env] = end
     eval_steps = [e["step"] for e in evaluations]
     if any(a >= b for a, b in zip(eval_steps, eval_steps[1:])):
         problems.append(f"evaluation steps do not increase: {eval_steps}")

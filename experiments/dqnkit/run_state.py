@@ -1,0 +1,68 @@
+"""What a checkpoint holds besides the replay entries, gathered from each owner's own state.
+
+`bundle` asks each part for its state - the agent (weights, optimizer, step), the memory's
+sampler, numpy's and Python's generators, every env (ALE state with its RNG, the wrappers'
+fields), every env's game in progress (the actor's) - and adds the run's counters and config;
+`unbundle` hands each part its state back. The replay entries are the checkpointer's to write
+(``checkpoint.py``), incrementally.
+
+Names: env 0's items carry plain names (``ale_state``, ``env_wrappers``, ``game_observation``,
+...), exactly as in checkpoints of runs with one env; env i > 0's items carry the same names
+prefixed ``env<i>_``.
+"""
+import numpy as np
+
+from dqnkit import configs, envs, rngs
+
+
+def _named(i):
+    return (lambda name: name) if i == 0 else (lambda name: f"env{i}_{name}")
+
+
+def bundle(agent, env_list, config, step, episode, game_states=None):
+    """A checkpoint's (arrays, JSON state). `env_list` is the run's envs (or its one env);
+    `game_states[i]` is env i's game as ``Actor.get_game_state`` gives it, None between games."""
+    env_list = env_list if isinstance(env_list, (list, tuple)) else [env_list]
+    game_states = game_states or [None] * len(env_list)
+    agent_arrays, agent_state = agent.get_state()
+    rng_arrays, rng_state = rngs.get_state()
+    arrays = {**agent_arrays, **rng_arrays}
+    state = {"step": step, "episode": episode, **rng_state, "memory_rng": agent.memory.get_state()["rng"],
+             "config": configs.to_dict(config)}
+    for i, (env, game) in enumerate(zip(env_list, game_states)):
+        name = _named(i)
+        env_state = envs.save_env_state(env)
+        arrays[name("ale_state")] = np.frombuffer(env_state["ale_state"], dtype=np.uint8)
+        wrappers = env_state["wrappers"]
+        if "preprocessing" in wrappers:  # its two max-pool frames are arrays; the rest is JSON
+            for k, frame in enumerate(wrappers["preprocessing"].pop("obs_buffer")):
+                arrays[name(f"env_obs_buffer_{k}")] = frame
+        state[name("env_np_random")], state[name("env_wrappers")] = env_state["np_random"], wrappers
+        if game is not None:
+            game_arrays, state[name("game")] = game
+            arrays.update({name(f"game_{key}"): value for key, value in game_arrays.items()})
+    return arrays, state
+
+
+def unbundle(agent, env_list, arrays, state, env_seeds):
+    """Give each owner back its part of a checkpoint made by `bundle`. `env_seeds[i]` is env i's
+    seed (each env is reset once with it to load its ROM). Returns each env's game state
+    (arrays, JSON) as ``Actor.set_game_state`` takes it, None where no game was in progress."""
+    env_list = env_list if isinstance(env_list, (list, tuple)) else [env_list]
+    env_seeds = env_seeds if isinstance(env_seeds, (list, tuple)) else [env_seeds]
+    agent.set_state(arrays, {"step": state["step"]})
+    rngs.set_state(arrays, state)
+    agent.memory.set_state({"rng": state["memory_rng"]})
+    games = []
+    for i, (env, seed) in enumerate(zip(env_list, env_seeds)):
+        name = _named(i)
+        wrappers = state.get(name("env_wrappers"), {})
+        if "preprocessing" in wrappers:
+            buffer_prefix = name("env_obs_buffer_")
+            wrappers["preprocessing"]["obs_buffer"] = [arrays[k] for k in sorted(arrays) if k.startswith(buffer_prefix)]
+        envs.restore_env_state(env, {"ale_state": arrays[name("ale_state")].tobytes(),
+                                     "np_random": state[name("env_np_random")], "wrappers": wrappers}, seed)
+        game_prefix = name("game_")
+        games.append(({k[len(game_prefix):]: v for k, v in arrays.items() if k.startswith(game_prefix)},
+                      state[name("game")]) if name("game") in state else None)
+    return games
