@@ -9,9 +9,9 @@ Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loop
   ``SequentialMemory`` and the example's processor, run through ``OldGymAPI`` below), in the
   warm-up phase and in the learning phase, and their ratios;
 - the floor: our fused train step every 4 steps plus a greedy action every step, without env;
-- our learning phase at epsilon 0.01 (as a run acts after its schedule), and the loop's ceiling:
-  the same with a trivial model (one dense layer), what the loop delivers when learning is nearly
-  free, as on a GPU;
+- our learning phase at epsilon 0.01 (as a run acts after its schedule) with num_envs 1, 2, 4
+  and 8, and the loop's ceiling: the same with a trivial model (one dense layer), what the loop
+  delivers when learning is nearly free, as on a GPU;
 - the env alone and env + processor (what warm-up can at best reach);
 - processor frames/s, replay sample time, memory bytes per frame and resident size for 1M
   frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).
@@ -38,7 +38,7 @@ from dqnkit.checkpoint import Checkpointer
 from dqnkit.memory import Batch, RingMemory  
 from dqnkit.model import build_mnih2015_model  
 from dqnkit.rngs import make_deterministic  
-from dqnkit.playing import play_game
+from dqnkit.actor import Actor
 from dqnkit.run_state import bundle
 from processors import AtariProcessor, KerasRLExampleProcessor  
 
@@ -114,19 +114,28 @@ def trivial_model(nb_actions, window_length=4):
     return tf_keras.Model(frames, q_values)
 
 
-def time_our_loop(warmup, learning_steps, epsilon=None, model=None):
-    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs; `model`
-    replaces the Mnih net (see `trivial_model`)."""
-    config = bench_config(warmup, max(warmup + learning_steps + 10_000, 20_000), epsilon)
-    env = envs.make_env(ENV, obs_type="grayscale")  # as dqnkit.training makes it
-    env.reset(seed=0)
-    agent = build_agent(config, env.action_space.n, model=None if model is None else model(env.action_space.n))
+def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1):
+    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs (its
+    actor with `num_envs` envs, keras-rl2's rules per transition); `model` replaces the Mnih net
+    (see `trivial_model`). Steps count transitions, `num_envs` per vector step."""
+    memory = max(warmup + learning_steps + 10_000, 20_000)
+    config = bench_config(warmup, memory - memory % num_envs, epsilon)
+    config.num_envs = num_envs
+    env_list = []
+    for i in range(num_envs):
+        env = envs.make_env(ENV, obs_type="grayscale")  # as dqnkit.training makes it
+        env.reset(seed=i)
+        env_list.append(env)
+    agent = build_agent(config, env_list[0].action_space.n,
+                        model=None if model is None else model(env_list[0].action_space.n))
     agent.training = True
-    processor = AtariProcessor()
+    actor = Actor(agent, env_list, AtariProcessor(), getattr(agent.memory, "streams", [agent.memory]))
     marks, step = [(0, time.perf_counter())], 0
     while step < warmup + learning_steps:
-        step += play_game(agent, env, processor, step=step).steps
-        marks.append((step, time.perf_counter()))
+        actor.step(step)
+        step += num_envs
+        if step % 200 < num_envs or step >= warmup + learning_steps:
+            marks.append((step, time.perf_counter()))
     return _phase_rates(marks, warmup)
 
 
@@ -154,7 +163,7 @@ def time_stock_loop(warmup, learning_steps):
 
 
 def _phase_rates(marks, warmup):
-    """Steps/s over whole episodes that ended inside the warm-up, and over those after it."""
+    """Steps/s between the marks inside the warm-up, and between those after it."""
     def rate(points):
         if len(points) < 2:
             return float("nan")
@@ -292,12 +301,34 @@ def rss_probe(entries):
     return rss_bytes()
 
 
+def time_num_envs_rows(args, row, rounds):
+    """The learning phase as a real run trains (epsilon 0.01 after its schedule: greedy forwards
+    every step) with 1, 2, 4 and 8 envs, and the loop's ceiling with a near-free learner (as on a
+    GPU); rows interleaved, best of `rounds`."""
+    env_counts = (1, 2, 4, 8)
+    greedy, ceiling = dict.fromkeys(env_counts, 0.0), dict.fromkeys(env_counts, 0.0)
+    for _ in range(rounds):
+        for n in env_counts:
+            greedy[n] = max(greedy[n], time_our_loop(args.warmup, args.learning_steps, epsilon=0.01, num_envs=n)[1])
+            ceiling[n] = max(ceiling[n], time_our_loop(args.warmup, args.learning_steps, epsilon=0.01,
+                                                       model=trivial_model, num_envs=n)[1])
+    for n in env_counts:
+        row(f"ours: learning at epsilon 0.01, num_envs {n}", greedy[n], "steps/s",
+            f"best of {rounds}; {greedy[n] / greedy[1]:.2f}x num_envs 1 (target 1.1 for the best)")
+    for n in env_counts:
+        row(f"loop ceiling: trivial model, num_envs {n}", ceiling[n], "steps/s",
+            f"best of {rounds}; {ceiling[n] / ceiling[1]:.2f}x num_envs 1, {ceiling[n] / greedy[1]:.2f}x the "
+            "Mnih net's num_envs 1")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the script runs")
     parser.add_argument("--warmup", type=int, default=5_000, help="warm-up steps of both loops")
     parser.add_argument("--learning-steps", type=int, default=6_000, help="learning-phase steps timed per loop")
     parser.add_argument("--full-memory", action="store_true", help="also fill and checkpoint a 1M-frame memory")
+    parser.add_argument("--loop-only", action="store_true",
+                        help="only the learning rows at epsilon 0.01 and the loop's ceiling, for num_envs 1, 2, 4, 8")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_probe is not None:  # the fresh process training_process_rss measures
@@ -316,6 +347,9 @@ def main(argv=None):
           f"warm-up {args.warmup:,}, learning {args.learning_steps:,} steps")
     raw, processed = real_frames(300 if args.quick else 3000, AtariProcessor())
 
+    if args.loop_only:
+        time_num_envs_rows(args, row, 1 if args.quick else 3)
+        return rows
     env_steps = 1000 if args.quick else 10_000
     row("env alone (RGB frames)", time_env(env_steps), "steps/s")
     row("env (RGB) + keras-rl example processor", time_env(env_steps, KerasRLExampleProcessor()), "steps/s")
@@ -344,15 +378,7 @@ def main(argv=None):
     row("ours: learning", our_learn, "steps/s",
         f"{our_learn / stock_learn:.2f}x stock (target 3), {our_learn / floor:.2f}x floor (target 0.8)")
 
-    # The learning phase as a real run trains (epsilon 0.01 after its schedule: greedy forwards
-    # every step), and the loop's ceiling with a near-free learner; best of `rounds`, alternated.
-    greedy = ceiling = 0.0
-    for _ in range(rounds):
-        greedy = max(greedy, time_our_loop(args.warmup, args.learning_steps, epsilon=0.01)[1])
-        ceiling = max(ceiling, time_our_loop(args.warmup, args.learning_steps, epsilon=0.01, model=trivial_model)[1])
-    row("ours: learning at epsilon 0.01", greedy, "steps/s", f"best of {rounds}; one env, one process")
-    row("loop ceiling: trivial model, epsilon 0.01", ceiling, "steps/s",
-        f"best of {rounds}; {ceiling / greedy:.2f}x the Mnih net: the loop without its learner")
+    time_num_envs_rows(args, row, rounds)
 
     sample_ours, sample_stock = time_sampling(processed, 2_000 if args.quick else 100_000, 20 if args.quick else 200)
     row("replay sample + batch prep: stock", sample_stock * 1000, "ms/batch")

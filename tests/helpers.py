@@ -1,11 +1,12 @@
-"""What several test modules share: where the checkout is, running the CLI as a user does, and
-reading a run's log without its wall-clock fields (the only ones two equal runs differ in)."""
+"""What several test modules share: where the checkout is, running the CLI as a user does,
+reading a run's log without its wall-clock fields (the only ones two equal runs differ in), and
+checking that two run folders hold the same run."""
 import json
 import os
 import subprocess
 import sys
 
-from dqnkit.runlog import is_wall_clock_field
+from dqnkit.runlog import continuity_problems, is_wall_clock_field, read_log
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(REPO_ROOT, "experiments", "dqn_atari.py")
@@ -24,3 +25,33 @@ def log_without_wall_clock(run_dir):
     """The run's log.jsonl records with every wall-clock field (`runlog.is_wall_clock_field`) left out."""
     with open(os.path.join(run_dir, "log.jsonl"), encoding="utf-8") as f:
         return [{k: v for k, v in json.loads(line).items() if not is_wall_clock_field(k)} for line in f]
+
+
+def tensorboard_scalars(run_dir):
+    """Every scalar of the run's TensorBoard files, as TensorBoard itself reads them (it drops
+    points a killed segment logged after the checkpoint the next segment resumed from)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def assert_same_run(run_dir, reference, num_envs=1):
+    """Two runs are one: weights, best weights, evaluations, TensorBoard scalars and log.jsonl equal
+    but wall clock, and the log one continuous story (every game once, each env's games back to back)."""
+    assert (run_dir / "weights.h5").read_bytes() == (reference / "weights.h5").read_bytes()
+    ours, theirs = tensorboard_scalars(run_dir), tensorboard_scalars(reference)
+    assert set(ours) == set(theirs) and "game/score_smoothed" in ours and "eval/mean" in ours
+    for tag in theirs:
+        if tag == "speed/steps_per_second":  # wall clock: the only scalar that may differ
+            assert [s for s, _ in ours[tag]] == [s for s, _ in theirs[tag]]
+        else:
+            assert ours[tag] == theirs[tag], tag
+    assert (run_dir / "eval.jsonl").read_text() == (reference / "eval.jsonl").read_text()
+    if (reference / "best_weights.h5").exists():
+        assert (run_dir / "best_weights.h5").read_bytes() == (reference / "best_weights.h5").read_bytes()
+    ours, theirs = log_without_wall_clock(run_dir), log_without_wall_clock(reference)
+    assert [r["episode"] for r in ours] == list(range(len(ours)))  # every episode once, in order
+    assert continuity_problems(read_log(run_dir / "log.jsonl"), read_log(run_dir / "eval.jsonl"), num_envs) == []
+    assert ours == theirs

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import CLI, REPO_ROOT, log_without_wall_clock, run_cli
+from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli
 from dqnkit.runlog import continuity_problems, read_log
 
 PLAIN_SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
@@ -26,34 +26,6 @@ EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=tr
                 "enable_double_dqn=true", "enable_dueling_network=true", "target_model_update=0.05",
                 "adam_epsilon=1.5e-4", "delta_clip=inf"]
 SMOKE = PLAIN_SMOKE + [arg for option in EVERY_OPTION for arg in ("--set", option)]
-
-
-def tensorboard_scalars(run_dir):
-    """Every scalar of the run's TensorBoard files, as TensorBoard itself reads them (it drops
-    points a killed segment logged after the checkpoint the next segment resumed from)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-
-
-def assert_same_run(run_dir, reference):
-    assert (run_dir / "weights.h5").read_bytes() == (reference / "weights.h5").read_bytes()
-    ours, theirs = tensorboard_scalars(run_dir), tensorboard_scalars(reference)
-    assert set(ours) == set(theirs) and "game/score_smoothed" in ours and "eval/mean" in ours
-    for tag in theirs:
-        if tag == "speed/steps_per_second":  # wall clock: the only scalar that may differ
-            assert [s for s, _ in ours[tag]] == [s for s, _ in theirs[tag]]
-        else:
-            assert ours[tag] == theirs[tag], tag
-    assert (run_dir / "eval.jsonl").read_text() == (reference / "eval.jsonl").read_text()
-    if (reference / "best_weights.h5").exists():
-        assert (run_dir / "best_weights.h5").read_bytes() == (reference / "best_weights.h5").read_bytes()
-    ours, theirs = log_without_wall_clock(run_dir), log_without_wall_clock(reference)
-    assert [r["episode"] for r in ours] == list(range(len(ours)))  # every episode once, in order
-    assert continuity_problems(read_log(run_dir / "log.jsonl"), read_log(run_dir / "eval.jsonl")) == []
-    assert ours == theirs
 
 
 @pytest.fixture(scope="module")

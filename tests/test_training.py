@@ -44,3 +44,42 @@ def test_evaluation_leaves_the_training_streams_alone_and_repeats_exactly(agent)
     assert evaluation.evaluation_seed(CONFIG.seed, 1000) != evaluation.evaluation_seed(CONFIG.seed, 2000)
     assert set(first) == {"step", "mean", "std", "min", "max", "episodes", "scores"}
     assert first["mean"] == pytest.approx(np.mean(first["scores"])) and len(first["scores"]) == 2
+
+
+def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step():
+    """The training actor (batched greedy forwards, FastDQNAgent.learn) against the agent's own
+    forward/backward as keras-rl2's fit drives them (playing.Game): same actions, memory, weights."""
+    from dqnkit.actor import Actor
+    from dqnkit.rngs import make_deterministic
+
+    config = configs.make_config("smoke", {"nb_steps_warmup": 100, "epsilon_steps": 400, "epsilon_min": 0.3,
+                                           "target_model_update": 50, "train_interval": 2,
+                                           "terminal_on_life_loss": True, "fire_reset": True})
+    runs = []
+    for use_actor in (False, True):
+        make_deterministic(config.seed)
+        env = envs.make_config_env(config)
+        env.reset(seed=config.seed)
+        agent = build_agent(config, env.action_space.n)
+        agent.training = True
+        step, scores = 0, []
+        if use_actor:
+            actor = Actor(agent, [env], AtariProcessor(), [agent.memory], config.terminal_on_life_loss)
+            while len(scores) < 3:
+                scores += [(done.step, done.result.score, done.result.losses) for done in actor.step(step)]
+                step += 1
+        else:
+            for _ in range(3):
+                game = playing.play_game(agent, env, AtariProcessor(), config.terminal_on_life_loss, step=step)
+                step += game.steps
+                scores.append((step, game.score, game.losses))
+        runs.append((agent, scores))
+    (theirs, their_games), (ours, our_games) = runs
+    assert our_games == their_games and len(our_games[-1][2]) > 10  # trained in the last game
+    total = ours.memory.total_appended
+    assert total == theirs.memory.total_appended
+    for name in ("observations", "actions", "rewards", "terminals"):
+        np.testing.assert_array_equal(getattr(ours.memory, name)[:total], getattr(theirs.memory, name)[:total])
+    for mine, reference in zip(ours.model.get_weights() + ours.target_model.get_weights(),
+                               theirs.model.get_weights() + theirs.target_model.get_weights()):
+        np.testing.assert_array_equal(mine, reference)

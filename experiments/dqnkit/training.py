@@ -89,6 +89,9 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
     # Checked again here, before anything is written: a notebook may change keys of a config it
     # built, and a script may call train() with a config made by hand.
     configs.check_runnable(config)
+    if steps is not None and int(steps) % config.num_envs:
+        raise StepsError(f"--steps ({int(steps):,}) must be a multiple of num_envs ({config.num_envs}): each vector "
+                         f"step plays {config.num_envs} transitions")
     folder = RunFolder(run_dir)
     folder.ensure_writable()
     with SignalGuard() as signals, RunLock(folder.path) as lock:
@@ -99,9 +102,6 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
 
 
 def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, signals):
-    if steps is not None and int(steps) % config.num_envs:
-        raise StepsError(f"--steps ({int(steps):,}) must be a multiple of num_envs ({config.num_envs}): each vector "
-                         f"step plays {config.num_envs} transitions")
     checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
     resumed_step, manifest = checkpointer.latest_complete()  # verifies its files (the one hashing pass)
     if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
