@@ -3,8 +3,10 @@ reading a run's log without its wall-clock fields (the only ones two equal runs 
 checking that two run folders hold the same run."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from dqnkit.runlog import continuity_problems, is_wall_clock_field, read_log
 
@@ -55,3 +57,18 @@ def assert_same_run(run_dir, reference, num_envs=1):
     assert [r["episode"] for r in ours] == list(range(len(ours)))  # every episode once, in order
     assert continuity_problems(read_log(run_dir / "log.jsonl"), read_log(run_dir / "eval.jsonl"), num_envs) == []
     assert ours == theirs
+
+
+def sigterm_after_first_game(args, run_dir):
+    """Start the CLI with `args` on `run_dir`, send SIGTERM once its first game is logged, and
+    return (exit code, stderr)."""
+    process = subprocess.Popen([sys.executable, CLI, *map(str, args), "--run-dir", str(run_dir)], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log, deadline = os.path.join(run_dir, "log.jsonl"), time.monotonic() + 300
+    while not os.path.exists(log) or not os.path.getsize(log):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first game"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    return process.returncode, stderr
+

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli
+from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli, sigterm_after_first_game
 from dqnkit.runlog import read_log
 
 # Every preprocessing option, Double DQN and soft target updates: every piece of state a resume needs.
@@ -52,15 +52,8 @@ def test_split_inside_games_equals_one_run_with_videos_of_env_0(straight, tmp_pa
 
 def test_sigterm_mid_game_checkpoints_that_step_and_resumes_exactly(straight, tmp_path):
     run_dir = tmp_path / "terminated"
-    process = subprocess.Popen([sys.executable, CLI, *FOUR_ENVS, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (run_dir / "log.jsonl").exists() or not (run_dir / "log.jsonl").read_text():
-        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first game"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr
+    returncode, stderr = sigterm_after_first_game(FOUR_ENVS, run_dir)
+    assert returncode == 128 + signal.SIGTERM and "Traceback" not in stderr
     (line,) = [line for line in stderr.splitlines() if line.startswith("Stopped by SIGTERM at step ")]
     stopped_at = int(line.split(" at step ")[1].split(".")[0].replace(",", ""))
     assert stopped_at % 4 == 0 and line.endswith(f"resume from the checkpoint at step {stopped_at:,}.")

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli
+from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli, sigterm_after_first_game
 from dqnkit.runlog import continuity_problems, read_log
 
 PLAIN_SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
@@ -123,15 +123,8 @@ def _one_stop_line(stderr, signal_name):
 def test_sigterm_stops_with_one_line_releases_the_lock_and_the_run_resumes(straight, tmp_path):
     """timeout, Slurm and docker stop send SIGTERM: handled like Ctrl-C, not a silent death."""
     run_dir = tmp_path / "terminated"
-    process = subprocess.Popen([sys.executable, CLI, *SMOKE, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (run_dir / "log.jsonl").exists() or not (run_dir / "log.jsonl").read_text():
-        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first game"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGTERM
+    returncode, stderr = sigterm_after_first_game(SMOKE, run_dir)
+    assert returncode == 128 + signal.SIGTERM
     line = _one_stop_line(stderr, "SIGTERM")
     stopped_at = int(line.split(" at step ")[1].split(".")[0].replace(",", ""))
     assert line.endswith(f"resume from the checkpoint at step {stopped_at:,}.")  # that very step: nothing to redo
