@@ -10,8 +10,9 @@ Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loop
   warm-up phase and in the learning phase, and their ratios;
 - the floor: our fused train step every 4 steps plus a greedy action every step, without env;
 - our learning phase at epsilon 0.01 (as a run acts after its schedule) with num_envs 1, 2, 4
-  and 8, and the loop's ceiling: the same with a trivial model (one dense layer), what the loop
-  delivers when learning is nearly free, as on a GPU;
+  and 8, from 2 envs also with the actor process, and the loop's ceiling: the same with a
+  trivial model (one dense layer), what the loop delivers when learning is nearly free, as on a
+  GPU (``--loop-only``: just these rows);
 - the env alone and env + processor (what warm-up can at best reach);
 - processor frames/s, replay sample time, memory bytes per frame and resident size for 1M
   frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).
@@ -32,13 +33,15 @@ from rl.agents.dqn import DQNAgent
 from rl.callbacks import Callback  
 from rl.memory import SequentialMemory  
 
-from dqnkit import configs, envs  
+from dqnkit import configs, envs, rngs  
 from dqnkit.agent import build_agent  
 from dqnkit.checkpoint import Checkpointer  
 from dqnkit.memory import Batch, RingMemory  
 from dqnkit.model import build_mnih2015_model  
 from dqnkit.rngs import make_deterministic  
-from dqnkit.actor import Actor
+from dqnkit.actor import Actor, ReplayLearner
+from dqnkit.actor_process import ActorProcess
+from dqnkit.training import make_run_envs
 from dqnkit.run_state import bundle
 from processors import AtariProcessor, KerasRLExampleProcessor  
 
@@ -114,28 +117,43 @@ def trivial_model(nb_actions, window_length=4):
     return tf_keras.Model(frames, q_values)
 
 
-def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1):
-    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs (its
-    actor with `num_envs` envs, keras-rl2's rules per transition); `model` replaces the Mnih net
-    (see `trivial_model`). Steps count transitions, `num_envs` per vector step."""
+def _never(before, after):
+    """No checkpoints in a benchmark (a module-level function: the actor process is spawned)."""
+    return False
+
+
+def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, actor_process=False):
+    """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs: its actor
+    with `num_envs` envs, in this process or (`actor_process`) in one of its own, and keras-rl2's
+    rules per transition; `model` replaces the Mnih net (see `trivial_model`). Steps count
+    transitions, `num_envs` per vector step."""
     memory = max(warmup + learning_steps + 10_000, 20_000)
     config = bench_config(warmup, memory - memory % num_envs, epsilon)
-    config.num_envs = num_envs
-    env_list = []
-    for i in range(num_envs):
-        env = envs.make_env(ENV, obs_type="grayscale")  # as dqnkit.training makes it
-        env.reset(seed=i)
-        env_list.append(env)
-    agent = build_agent(config, env_list[0].action_space.n,
-                        model=None if model is None else model(env_list[0].action_space.n))
+    config.num_envs, config.actor_process = num_envs, actor_process
+    total = warmup + learning_steps - (warmup + learning_steps) % num_envs
+    probe = envs.make_config_env(config)
+    nb_actions = probe.action_space.n
+    probe.close()
+    agent = build_agent(config, nb_actions, model=None if model is None else model(nb_actions))
     agent.training = True
-    actor = Actor(agent, env_list, AtariProcessor(), getattr(agent.memory, "streams", [agent.memory]))
+    streams = getattr(agent.memory, "streams", [agent.memory])
+    learner = ReplayLearner(agent, streams)
+    if actor_process:
+        actor = ActorProcess(config, agent, learner, 0, total, _never, agent.model.get_weights(), None,
+                             rngs.get_state(), [None] * num_envs, model=model)
+    else:
+        env_list, _ = make_run_envs(config)
+        actor = Actor(agent, env_list, AtariProcessor(), streams, learner)
     marks, step = [(0, time.perf_counter())], 0
-    while step < warmup + learning_steps:
-        actor.step(step)
-        step += num_envs
-        if step % 200 < num_envs or step >= warmup + learning_steps:
-            marks.append((step, time.perf_counter()))
+    try:
+        while step < total:
+            actor.step(step)
+            step += num_envs
+            if step % 200 < num_envs or step >= total:
+                marks.append((step, time.perf_counter()))
+    finally:
+        if actor_process:
+            actor.close()
     return _phase_rates(marks, warmup)
 
 
@@ -303,22 +321,27 @@ def rss_probe(entries):
 
 def time_num_envs_rows(args, row, rounds):
     """The learning phase as a real run trains (epsilon 0.01 after its schedule: greedy forwards
-    every step) with 1, 2, 4 and 8 envs, and the loop's ceiling with a near-free learner (as on a
-    GPU); rows interleaved, best of `rounds`."""
-    env_counts = (1, 2, 4, 8)
-    greedy, ceiling = dict.fromkeys(env_counts, 0.0), dict.fromkeys(env_counts, 0.0)
+    every step) with 1, 2, 4 and 8 envs, each in one process and (from 2 envs) with the actor
+    process, and the loop's ceiling with a near-free learner (as on a GPU); rows interleaved,
+    best of `rounds`."""
+    settings = [(1, False), (2, False), (2, True), (4, False), (4, True), (8, False), (8, True)]
+    greedy, ceiling = dict.fromkeys(settings, 0.0), dict.fromkeys(settings, 0.0)
     for _ in range(rounds):
-        for n in env_counts:
-            greedy[n] = max(greedy[n], time_our_loop(args.warmup, args.learning_steps, epsilon=0.01, num_envs=n)[1])
-            ceiling[n] = max(ceiling[n], time_our_loop(args.warmup, args.learning_steps, epsilon=0.01,
-                                                       model=trivial_model, num_envs=n)[1])
-    for n in env_counts:
-        row(f"ours: learning at epsilon 0.01, num_envs {n}", greedy[n], "steps/s",
-            f"best of {rounds}; {greedy[n] / greedy[1]:.2f}x num_envs 1 (target 1.1 for the best)")
-    for n in env_counts:
-        row(f"loop ceiling: trivial model, num_envs {n}", ceiling[n], "steps/s",
-            f"best of {rounds}; {ceiling[n] / ceiling[1]:.2f}x num_envs 1, {ceiling[n] / greedy[1]:.2f}x the "
-            "Mnih net's num_envs 1")
+        for n, process in settings:
+            greedy[n, process] = max(greedy[n, process], time_our_loop(
+                args.warmup, args.learning_steps, epsilon=0.01, num_envs=n, actor_process=process)[1])
+            ceiling[n, process] = max(ceiling[n, process], time_our_loop(
+                args.warmup, args.learning_steps, epsilon=0.01, model=trivial_model, num_envs=n, actor_process=process)[1])
+
+    def name(n, process):
+        return f"num_envs {n}" + (", actor process" if process else "")
+
+    for setting in settings:
+        row(f"ours: learning at epsilon 0.01, {name(*setting)}", greedy[setting], "steps/s",
+            f"best of {rounds}; {greedy[setting] / greedy[1, False]:.2f}x num_envs 1 (target 1.1 for the best)")
+    for setting in settings:
+        row(f"loop ceiling: trivial model, {name(*setting)}", ceiling[setting], "steps/s",
+            f"best of {rounds}; {ceiling[setting] / ceiling[1, False]:.2f}x its num_envs 1 (target 3 for the best)")
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
-"""num_envs = 4 through the CLI, as a user runs it: resuming from any moment (a split inside
-games, SIGTERM, SIGKILL, Ctrl-C during a checkpoint write) ends with the straight run's bytes,
-each env plays its own games, and one env's run is the run of before (test_training.py compares
-the actor with keras-rl2's one-env step)."""
+"""num_envs = 4 through the CLI, as a user runs it, with and without the actor process: resuming
+from any moment (a split inside games, SIGTERM, SIGKILL of either process) ends with the straight
+run's bytes, switching actor_process between segments changes nothing, each env plays its own
+games (test_training.py compares the one-env actor with keras-rl2's own step)."""
 import os
 import random
 import signal
@@ -14,11 +14,14 @@ import pytest
 from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli, sigterm_after_first_game
 from dqnkit.runlog import read_log
 
-# Every preprocessing option, Double DQN and soft target updates: every piece of state a resume needs.
+# Every preprocessing option, Double DQN and soft target updates: every piece of state a resume
+# needs. 1,200 steps (learning from step 500): checkpoints and evaluations at 600 and 1,200.
 FOUR_ENVS = ["--mode", "train", "--config", "smoke", "--no-video", "--set", "num_envs=4"] + [
     arg for option in ("noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=true", "fire_reset=true",
-                       "enable_double_dqn=true", "target_model_update=0.05", "train_interval=2")
+                       "enable_double_dqn=true", "target_model_update=0.05", "train_interval=2",
+                       "total_steps=1200", "checkpoint_every=600", "eval_every=600")
     for arg in ("--set", option)]
+WITH_ACTOR_PROCESS = ["--set", "actor_process=true"]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def straight(tmp_path_factory):
 
 def test_each_env_plays_its_own_games_in_one_log(straight):
     log = log_without_wall_clock(straight)
-    assert {r["env"] for r in log} == {0, 1, 2, 3} and len(log) >= 8
+    assert {r["env"] for r in log} == {0, 1, 2, 3} and len(log) >= 5
     assert [r["step"] for r in log] == sorted(r["step"] for r in log)  # in the order they end
     # env e's transitions are steps e+1, e+5, ...: a game's last step tells its env
     assert all((r["step"] - r["env"] - 1) % 4 == 0 for r in log)
@@ -40,16 +43,23 @@ def test_each_env_plays_its_own_games_in_one_log(straight):
     assert len(set(first_games.values())) > 1  # seeded apart: not four copies of one game
 
 
-def test_split_inside_games_equals_one_run_with_videos_of_env_0(straight, tmp_path):
-    run_dir = tmp_path / "split"
-    run_cli(*FOUR_ENVS, "--video", "--run-dir", run_dir, "--steps", "1004")
+def test_the_actor_process_is_the_same_run_and_may_switch_on_and_off_between_segments(straight, tmp_path):
+    """The first segment plays in an actor process and stops inside games; the second plays in
+    one process: the straight one-process run, byte for byte, and videos of env 0 from both."""
+    run_dir = tmp_path / "switched"
+    first = run_cli(*FOUR_ENVS, *WITH_ACTOR_PROCESS, "--video", "--run-dir", run_dir, "--steps", "804")
+    assert "Started" in first.stdout
     second = run_cli(*FOUR_ENVS, "--video", "--run-dir", run_dir)
-    assert f"Resumed {run_dir} at step 1,004" in second.stdout and "4 of 4 envs in the middle of a game" in second.stdout
+    assert f"Resumed {run_dir} at step 804" in second.stdout and "4 of 4 envs in the middle of a game" in second.stdout
     assert_same_run(run_dir, straight, num_envs=4)
     env0_games = sum(r["env"] == 0 for r in read_log(run_dir / "log.jsonl"))
-    assert set(os.listdir(run_dir / "videos")) == {f"train-episode-{e}.mp4" for e in (0, 1, 8) if e < env0_games}
+    videos = set(os.listdir(run_dir / "videos"))
+    # every finished game of env 0 on the schedule (0, 1, 8, ...), and the one it was playing at the end
+    assert {f"train-episode-{e}.mp4" for e in (0, 1, 8) if e < env0_games} <= videos
+    assert videos <= {f"train-episode-{e}.mp4" for e in (0, 1, 8) if e <= env0_games}
 
 
+@pytest.mark.slow  # the in-process twin of the actor process's SIGTERM test below
 def test_sigterm_mid_game_checkpoints_that_step_and_resumes_exactly(straight, tmp_path):
     run_dir = tmp_path / "terminated"
     returncode, stderr = sigterm_after_first_game(FOUR_ENVS, run_dir)
@@ -62,17 +72,73 @@ def test_sigterm_mid_game_checkpoints_that_step_and_resumes_exactly(straight, tm
     assert_same_run(run_dir, straight, num_envs=4)
 
 
+def _actor_processes(learner_pid):
+    """Pids of the actor processes a learner started (its spawned Python children)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                command = f.read()
+        except OSError:
+            continue
+        if parent == learner_pid and b"spawn_main" in command:
+            found.append(int(name))
+    return found
+
+
+def test_sigterm_with_the_actor_process_stops_both_and_resumes_exactly(straight, tmp_path):
+    run_dir = tmp_path / "terminated"
+    returncode, stderr = sigterm_after_first_game(FOUR_ENVS + WITH_ACTOR_PROCESS, run_dir)
+    assert returncode == 128 + signal.SIGTERM and "Traceback" not in stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("Stopped by SIGTERM at step ")]
+    stopped_at = int(line.split(" at step ")[1].split(".")[0].replace(",", ""))
+    assert stopped_at % 4 == 0 and line.endswith(f"resume from the checkpoint at step {stopped_at:,}.")
+    assert not (run_dir / "LOCK").exists()
+    run_cli(*FOUR_ENVS, *WITH_ACTOR_PROCESS, "--run-dir", run_dir)
+    assert_same_run(run_dir, straight, num_envs=4)
+
+
+def test_a_killed_actor_process_stops_the_learner_with_one_line_and_the_run_resumes(straight, tmp_path):
+    run_dir = tmp_path / "actor-killed"
+    process = subprocess.Popen([sys.executable, CLI, *FOUR_ENVS, *WITH_ACTOR_PROCESS, "--run-dir", str(run_dir)],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "log.jsonl").exists() or not (run_dir / "log.jsonl").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first game"
+        time.sleep(0.05)
+    (actor,) = _actor_processes(process.pid)
+    os.kill(actor, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+    assert "the actor process ended unexpectedly (exit code -9); run the same command again" in stderr
+    assert not (run_dir / "LOCK").exists()
+    run_cli(*FOUR_ENVS, *WITH_ACTOR_PROCESS, "--run-dir", run_dir)
+    assert_same_run(run_dir, straight, num_envs=4)
+
+
 @pytest.mark.slow  # three kills and a restart: about two minutes
-def test_killed_at_random_moments_then_restarted(straight, tmp_path):
+@pytest.mark.parametrize("actor_process", [False, True])
+def test_killed_at_random_moments_then_restarted(straight, tmp_path, actor_process):
+    """SIGKILL to the learner; with an actor process, that one dies with it (no orphan left)."""
     run_dir = tmp_path / "killed-randomly"
+    args = FOUR_ENVS + (WITH_ACTOR_PROCESS if actor_process else [])
     rng = random.Random(os.getpid())
     for _ in range(3):
-        process = subprocess.Popen([sys.executable, CLI, *FOUR_ENVS, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
+        process = subprocess.Popen([sys.executable, CLI, *args, "--run-dir", str(run_dir)], cwd=REPO_ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(4.0, 20.0))
+        actors = _actor_processes(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait()
-    run_cli(*FOUR_ENVS, "--run-dir", run_dir)
+        deadline = time.monotonic() + 10
+        while any(os.path.exists(f"/proc/{pid}") for pid in actors) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in actors if os.path.exists(f"/proc/{pid}")], "an actor process outlived its learner"
+    run_cli(*args, "--run-dir", run_dir)
     assert_same_run(run_dir, straight, num_envs=4)
 
 
@@ -82,6 +148,9 @@ def test_steps_and_sizes_that_do_not_split_into_vector_steps_are_refused(tmp_pat
     assert "Traceback" not in steps.stderr
     limit = run_cli(*FOUR_ENVS, "--run-dir", tmp_path / "b", "--set", "memory_limit=5001", check=False)
     assert limit.returncode == 2 and "memory_limit (5,001) must be a multiple of num_envs (4)" in limit.stderr
+    one_env_process = run_cli("--mode", "train", "--config", "smoke", "--run-dir", tmp_path / "c", *WITH_ACTOR_PROCESS,
+                              check=False)
+    assert one_env_process.returncode == 2 and "actor_process needs num_envs >= 2" in one_env_process.stderr
     resumed_otherwise = run_cli(*FOUR_ENVS, "--run-dir", tmp_path / "a", "--steps", "8")
     assert "Started" in resumed_otherwise.stdout
     one_env = [arg if arg != "num_envs=4" else "num_envs=1" for arg in FOUR_ENVS]

@@ -49,7 +49,7 @@ def test_evaluation_leaves_the_training_streams_alone_and_repeats_exactly(agent)
 def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step():
     """The training actor (batched greedy forwards, FastDQNAgent.learn) against the agent's own
     forward/backward as keras-rl2's fit drives them (playing.Game): same actions, memory, weights."""
-    from dqnkit.actor import Actor
+    from dqnkit.actor import Actor, ReplayLearner
     from dqnkit.rngs import make_deterministic
 
     config = configs.make_config("smoke", {"nb_steps_warmup": 100, "epsilon_steps": 400, "epsilon_min": 0.3,
@@ -64,7 +64,8 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
         agent.training = True
         step, scores = 0, []
         if use_actor:
-            actor = Actor(agent, [env], AtariProcessor(), [agent.memory], config.terminal_on_life_loss)
+            actor = Actor(agent, [env], AtariProcessor(), [agent.memory], ReplayLearner(agent, [agent.memory]),
+                          config.terminal_on_life_loss)
             while len(scores) < 3:
                 scores += [(done.step, done.result.score, done.result.losses) for done in actor.step(step)]
                 step += 1

@@ -13,9 +13,13 @@ What the N envs change, and why:
 
 - actions: each env draws from numpy's global generator in env order (keras-rl2's
   ``EpsGreedyQPolicy``: a uniform number, then a random action if it falls under epsilon);
-  the envs whose action is greedy get their Q-values from **one batched forward pass** with the
-  weights as they are at the start of the vector step (with one env, the same weights as
-  ``fit``'s);
+  the envs whose action is greedy get their Q-values from **one batched forward pass**;
+- the acting weights: with one env, the latest (as in ``fit``). With N > 1 envs, vector step v
+  acts with the weights as they were *before the previous vector step's train steps* (after
+  vector step v-2): K = num_envs / train_interval train steps old (the train steps one vector step
+  holds). That lag lets an actor process (``actor_process.py``) play step v while the learner
+  trains on step v-1, and the in-process actor keeps the same lag (``LaggedQValues``), so
+  ``actor_process`` does not change what a run is: one run may go on with or without it;
 - memory: each env appends to its own stream (``StreamMemory``), so windows and transitions never
   mix envs;
 - the end of an agent's episode: as in ``fit``, one more forward on the last observation (its
@@ -53,6 +57,41 @@ class EnvGame:
     result: GameResult = field(default_factory=GameResult)
 
 
+class LaggedQValues:
+    """Q-values from the weights of two vector steps back (see the module docstring): a copy of
+    the online net for acting, and one for the weights to act with at the next step, moved along
+    by graph assignments at the start of every vector step (on a GPU the weights stay there)."""
+
+    def __init__(self, agent, pending_weights=None):
+        import tensorflow as tf
+        import tf_keras
+        from tf_keras import backend as K
+
+        model = agent.model
+        self.acting = tf_keras.models.clone_model(model)
+        self.pending = tf_keras.models.clone_model(model)
+        weights = model.get_weights()
+        self.acting.set_weights(weights)
+        self.pending.set_weights(weights if pending_weights is None else pending_weights)
+        self._shift = tf.group(*[a.assign(p) for a, p in zip(self.acting.weights, self.pending.weights)])
+        self._capture = tf.group(*[p.assign(o) for p, o in zip(self.pending.weights, model.weights)])
+        self._q = K.function([self.acting.input], [self.acting.output])
+        self._session = tf.compat.v1.keras.backend.get_session
+
+    def advance(self):
+        """At the start of vector step v: act with the weights after step v-2, and keep those
+        after step v-1 (the current ones) for step v+1."""
+        self._session().run(self._shift)
+        self._session().run(self._capture)
+
+    def __call__(self, states):
+        return self._q([states])[0]
+
+    def pending_weights(self):
+        """The weights the next vector step acts with (a checkpoint keeps them)."""
+        return self.pending.get_weights()
+
+
 @dataclass
 class FinishedGame:
     env_index: int
@@ -66,18 +105,45 @@ def _is_annealed_eps_greedy(policy):
         and policy.attr == "eps"
 
 
+class ReplayLearner:
+    """Where the actor's transitions go in one process: env i's entries into its replay stream,
+    and keras-rl2's rules (``FastDQNAgent.learn``) at each transition's step. In an actor process
+    the actor records the same calls instead (``actor_process.TransitionRecorder``) and the
+    learner replays them here, in the same order."""
+
+    def __init__(self, agent, streams):
+        self.agent, self.streams = agent, list(streams)
+
+    def store(self, i, observation, action, reward, terminal):
+        if self.agent.step % self.agent.memory_interval == 0:
+            self.streams[i].append(observation, action, reward, terminal)
+
+    def learn(self, step, env=None, counted=True):
+        """keras-rl2's rules at `step` (env i's transition; `counted`: its metrics go to that
+        env's game, as they do except for the extra step at an episode's end)."""
+        self.agent.step = step
+        return self.agent.learn()
+
+
 class Actor:
     """Plays `env_list` for `agent` (a FastDQNAgent in training), one vector step per `step` call;
-    see the module docstring. `streams[i]` is env i's replay memory stream."""
+    see the module docstring. `windows[i]` keeps env i's recent frames (its replay stream, in one
+    process); `learner` takes the transitions (`ReplayLearner`, or an actor process's recorder)."""
 
-    def __init__(self, agent, env_list, processor, streams, terminal_on_life_loss=False):
+    def __init__(self, agent, env_list, processor, windows, learner, terminal_on_life_loss=False, q_values=None):
         if not _is_annealed_eps_greedy(agent.policy):
             raise ValueError("the actor draws keras-rl2's annealed epsilon-greedy actions; build the agent with "
                              "build_agent (LinearAnnealedPolicy over EpsGreedyQPolicy)")
-        if len(streams) != len(env_list):
-            raise ValueError(f"{len(env_list)} envs need {len(env_list)} memory streams, got {len(streams)}")
-        self.agent, self.envs, self.processor, self.streams = agent, list(env_list), processor, list(streams)
+        if len(windows) != len(env_list):
+            raise ValueError(f"{len(env_list)} envs need {len(env_list)} memory streams, got {len(windows)}")
+        self.agent, self.envs, self.processor, self.windows = agent, list(env_list), processor, list(windows)
+        self.learner = learner
         self.terminal_on_life_loss = terminal_on_life_loss
+        # Where greedy actions come from: the agent's latest weights with one env; with several,
+        # lagged weights (`LaggedQValues` in one process, the actor process's own copy otherwise).
+        if q_values is None and len(self.envs) > 1:
+            q_values = LaggedQValues(agent)
+        self.q_values = q_values
         self.games = [None] * len(self.envs)  # None: that env starts a new game at its next step
         self._mean_q_index = agent.metrics_names.index("mean_q")
 
@@ -102,11 +168,14 @@ class Actor:
         """Greedy actions of envs `indexes` from one batched forward pass over their windows."""
         if not indexes:
             return []
-        windows = np.stack([self.streams[i].get_recent_state(self.games[i].observation) for i in indexes])
-        return [int(a) for a in np.argmax(self.agent.compute_batch_q_values(windows), axis=1)]
+        windows = np.stack([self.windows[i].get_recent_state(self.games[i].observation) for i in indexes])
+        q_values = self.agent.compute_batch_q_values(windows) if self.q_values is None else self.q_values(windows)
+        return [int(a) for a in np.argmax(q_values, axis=1)]
 
     def step(self, step):
         """One vector step from global step `step`; returns the games it ended, in env order."""
+        if isinstance(self.q_values, LaggedQValues):
+            self.q_values.advance()
         for i, game in enumerate(self.games):
             if game is None:
                 self._start_game(i)
@@ -124,7 +193,7 @@ class Actor:
     def _transition(self, i, action, step):
         """Env i's transition at global step `step` (agent.step counts from 0, as in fit):
         act, store, learn. Returns True when its game is over."""
-        agent, env, game, stream = self.agent, self.envs[i], self.games[i], self.streams[i]
+        agent, env, game, window = self.agent, self.envs[i], self.games[i], self.windows[i]
         raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
         observation = self.processor.process_observation(raw_observation)
         game_over = terminated or truncated
@@ -133,8 +202,8 @@ class Actor:
         episode_over = game_over or (self.terminal_on_life_loss and life_lost)
 
         agent.step = step
-        self._store(stream, game.observation, action, self.processor.process_reward(raw_reward), episode_over)
-        metrics = agent.learn()
+        self.learner.store(i, game.observation, action, self.processor.process_reward(raw_reward), episode_over)
+        metrics = self.learner.learn(step, i)
         if not math.isnan(metrics[0]):
             game.result.losses.append(float(metrics[0]))
             game.result.mean_qs.append(float(metrics[self._mean_q_index]))
@@ -145,21 +214,19 @@ class Actor:
             # it) and one more backward, so that observation enters the memory.
             last_action = self._epsilon_draw(step + 1)
             if last_action is None:
-                last_action = int(np.argmax(agent.compute_q_values(stream.get_recent_state(observation))))
-            self._store(stream, observation, last_action, 0.0, False)
-            agent.learn()
+                state = window.get_recent_state(observation)
+                q_values = agent.compute_q_values(state) if self.q_values is None else self.q_values(state[None])[0]
+                last_action = int(np.argmax(q_values))
+            self.learner.store(i, observation, last_action, 0.0, False)
+            self.learner.learn(step + 1, i, counted=False)
         game.observation = observation
         return game_over
-
-    def _store(self, stream, observation, action, reward, terminal):
-        if self.agent.step % self.agent.memory_interval == 0:
-            stream.append(observation, action, reward, terminal)
 
     # -- checkpoint support ------------------------------------------------------------------------
     def get_game_state(self, i):
         """(arrays, JSON-able dict) of env i's game between two steps, or None between games
         (the env's own state is the env's: ``envs.save_env_state``)."""
-        game, stream = self.games[i], self.streams[i]
+        game, stream = self.games[i], self.windows[i]
         if game is None:
             return None
         arrays = {"observation": np.asarray(game.observation)}
@@ -171,7 +238,7 @@ class Actor:
 
     def set_game_state(self, i, arrays, state):
         """Undo `get_game_state` for env i (whose env state has been restored)."""
-        stream = self.streams[i]
+        stream = self.windows[i]
         self.games[i] = EnvGame(arrays["observation"], state["lives_left"],
                                 GameResult(score=state["score"], steps=state["steps"], losses=list(state["losses"]),
                                            mean_qs=list(state["mean_qs"])))

@@ -47,12 +47,13 @@ DEFAULTS = {
     "log_interval": (10_000, "agent steps between summary lines on the console"),
     "video": (True, "record training episodes 0, 1, 8, 27, ..., 729, then every 1000th, to videos/"),
     "tensorboard": (True, "write live metrics to tensorboard/ in the run folder (tensorboard --logdir RUN_DIR)"),
+    "actor_process": (False, "the envs and greedy actions run in a process of their own while this one trains (needs num_envs >= 2); the same run either way, so it may change between segments"),
     "test_episodes": (10, "episodes played by --mode test"),
 }
 
 # Keys that may differ between segments of one run; every other key defines the run, and
 # resuming with a different value stops with an error (see `run_defining_differences`).
-SCHEDULE_KEYS = frozenset({"total_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_episodes",
+SCHEDULE_KEYS = frozenset({"actor_process", "total_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_episodes",
                            "log_interval", "video", "tensorboard", "test_episodes"})
 
 DUELING_TYPES = ("avg", "max", "naive")
@@ -314,6 +315,10 @@ def validate(config):
     for key in ("epsilon_max", "epsilon_min", "epsilon_test"):
         if not 0.0 <= config[key] <= 1.0:
             raise ConfigError(f"{key} must be in [0, 1], got {config[key]}")
+    if config.actor_process and config.num_envs < 2:
+        raise ConfigError("actor_process needs num_envs >= 2: the actor process plays the next vector step with "
+                          "the weights from before the previous one's train steps, a lag one-env runs (keras-rl2's "
+                          "fit) do not have; set num_envs=2 or more")
     if config.num_envs > 1:
         for key in ("memory_limit", "total_steps", "checkpoint_every", "eval_every"):
             if config[key] % config.num_envs:

@@ -30,8 +30,9 @@ from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
 import numpy as np
 
-from dqnkit import configs, envs, runlog, video
-from dqnkit.actor import Actor
+from dqnkit import configs, envs, rngs, runlog, video
+from dqnkit.actor import Actor, LaggedQValues, ReplayLearner
+from dqnkit.actor_process import ActorProcess
 from dqnkit.agent import build_agent
 from dqnkit.checkpoint import Checkpointer, write_atomic
 from dqnkit.errors import UserFacingError
@@ -40,7 +41,7 @@ from dqnkit.lock import RunLock
 from dqnkit.progress import Progress
 from dqnkit.rngs import make_deterministic
 from dqnkit.run_folder import RunFolder
-from dqnkit.run_state import bundle, unbundle
+from dqnkit.run_state import acting_weights, bundle, saved_games, unbundle
 from dqnkit.stopping import SignalGuard, Stopped
 from dqnkit.tensorboard_log import TensorBoardLog
 from dqnkit.weights_io import save_weights_atomic
@@ -109,38 +110,48 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
     folder.save_config(config)
 
     make_deterministic(config.seed)
-    env_list, seeds = make_run_envs(config, render_first=config.video)
+    in_process = not config.actor_process
+    if in_process:
+        env_list, seeds = make_run_envs(config, render_first=config.video)
+        nb_actions = env_list[0].action_space.n
+    else:  # the envs live in the actor process; one is made here to ask the number of actions
+        env_list, seeds = None, None
+        probe = envs.make_config_env(config)
+        nb_actions = probe.action_space.n
+        probe.close()
     processor = AtariProcessor()
-    agent = build_agent(config, env_list[0].action_space.n)
+    agent = build_agent(config, nb_actions)
     streams = getattr(agent.memory, "streams", [agent.memory])
 
     step, episode = 0, 0
     logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
-    saved_games = [None] * config.num_envs
+    game_states, checkpoint_arrays, checkpoint_state = [None] * config.num_envs, {}, {}
     if resumed_step is not None:
-        arrays, state, saved_logs = checkpointer.load(resumed_step, manifest, agent.memory)
-        saved_games = unbundle(agent, env_list, arrays, state, seeds)
-        step, episode = state["step"], state["episode"]
+        checkpoint_arrays, checkpoint_state, saved_logs = checkpointer.load(resumed_step, manifest, agent.memory)
+        game_states = unbundle(agent, env_list, checkpoint_arrays, checkpoint_state, seeds)
+        step, episode = checkpoint_state["step"], checkpoint_state["episode"]
         for name, path in logs.items():  # drop what was logged after this checkpoint
             write_atomic(path, saved_logs.get(name, b""))
     else:
         resumed_step = -1
         for path in logs.values():
             write_atomic(path, b"")
+    games_in_progress = saved_games(checkpoint_state, config.num_envs)
 
     stop_step = config.total_steps if steps is None else min(config.total_steps, step + int(steps))
-    played = list(env_list)  # what the actor steps: env 0 wrapped by the video recorder, if any
+    played, video_spec = list(env_list or []), None  # what an in-process actor steps: env 0 may be recorded
     if config.video:
         # Videos are numbered by env 0's games: the next reset starts game `first` (one more if a
         # game is in progress). With one env that is the run's episode number. (A recording cut by
         # a stop keeps the part before it.)
         first = episode if config.num_envs == 1 else sum(r.get("env", 0) == 0 for r in runlog.read_log(folder.log_path))
-        played[0] = video.record_episodes(env_list[0], folder.video_dir, "train",
-                                          first_episode=first + (saved_games[0] is not None))
+        video_spec = (folder.video_dir, "train", first + (games_in_progress[0] is not None))
+        if in_process:
+            played[0] = video.record_episodes(env_list[0], *video_spec)
 
     progress = Progress(config.total_steps, initial=step, stream=stream, mode=progress_mode)
     if resumed_step >= 0:
-        in_progress = sum(game is not None for game in saved_games)
+        in_progress = sum(game is not None for game in games_in_progress)
         if config.num_envs == 1:
             within = f", in the middle of game {episode:,}" if in_progress else f", episode {episode:,}"
         else:
@@ -156,29 +167,38 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
 
     episode_log = runlog.EpisodeLog(folder.log_path)
     journal = runlog.SegmentJournal(folder.segments_path, start_step=step)
-    board = evaluator = None
+    board = evaluator = actor = None
     last_checkpoint = resumed_step if resumed_step >= 0 else None
     try:
         board = TensorBoardLog(folder.tensorboard_dir, resumed_step, runlog.read_log(folder.log_path)) \
             if config.tensorboard else None
-        evaluator = Evaluator(config, folder, env_list[0].action_space.n, processor)
+        evaluator = Evaluator(config, folder, nb_actions, processor)
         agent.training = True
-        actor = Actor(agent, played, processor, streams, config.terminal_on_life_loss)
-        for i, game in enumerate(saved_games):
-            if game is not None:
-                actor.set_game_state(i, *game)
+        learner = ReplayLearner(agent, streams)
+        pending = acting_weights(checkpoint_arrays) if resumed_step >= 0 else None
+        if in_process:
+            lagged = LaggedQValues(agent, pending) if config.num_envs > 1 else None
+            actor = Actor(agent, played, processor, streams, learner, config.terminal_on_life_loss, q_values=lagged)
+            for i, game in enumerate(game_states):
+                if game is not None:
+                    actor.set_game_state(i, *game)
+        else:
+            def checkpoint_due(before, after):
+                return (config.eval_every > 0 and _crossed(before, after, config.eval_every)) \
+                    or _crossed(before, after, config.checkpoint_every)
+            env_parts = (checkpoint_arrays, checkpoint_state) if resumed_step >= 0 else None
+            actor = ActorProcess(config, agent, learner, step, stop_step, checkpoint_due,
+                                 pending or agent.model.get_weights(), env_parts, rngs.get_state(),
+                                 games_in_progress, video_spec)
         start_time = time.monotonic()
         # When each env's game (or the part of it this segment plays) started, and its steps before.
         game_started = [start_time] * config.num_envs
-        steps_before = [0 if game is None else game[1]["steps"] for game in saved_games]
+        steps_before = [0 if game is None else game["steps"] for game in games_in_progress]
         start_step = step
         recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
         next_summary = (step // config.log_interval + 1) * config.log_interval
         with signals.polled():
             while step < stop_step:
-                for i, game in enumerate(actor.games):
-                    if game is None:
-                        game_started[i] = time.monotonic()
                 previous_step = step
                 finished = actor.step(step)
                 step += config.num_envs
@@ -188,12 +208,13 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                                              time.monotonic() - game_started[done.env_index],
                                              done.result.steps - steps_before[done.env_index])
                     steps_before[done.env_index] = 0
+                    game_started[done.env_index] = time.monotonic()  # its next game starts at the next step
                     episode_log.write(record)
                     if board is not None:
                         board.game(record)
                     episode += 1
                     recent_scores = (recent_scores + [record["reward"]])[-20:]
-                    if done.env_index == 0:
+                    if done.env_index == 0 and in_process:
                         video.finish_episode_video(played[0])
                 if finished and step >= next_summary:  # at the first game end past each log_interval
                     progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time,
@@ -206,8 +227,11 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                     if board is not None:
                         board.evaluation(result)
                     progress.print(_eval_summary(result))
-                if step >= stop_step or evaluation_due or _crossed(previous_step, step, config.checkpoint_every) \
-                        or signals.pending:
+                due = step >= stop_step or evaluation_due or _crossed(previous_step, step, config.checkpoint_every)
+                if signals.pending and not due and not in_process and not actor.at_checkpointable_step(step):
+                    actor.request_state()  # the actor process stops after the step it is playing: checkpoint there
+                    continue
+                if due or signals.pending:
                     with signals.deferred():  # a signal now would throw this checkpoint away: finish it first
                         if board is not None:
                             board.flush()  # a complete checkpoint has its TensorBoard points on disk too
@@ -231,7 +255,8 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         raise
     finally:
         with signals.held():  # closing files (an mp4 being written) runs to its end whatever arrives
-            close_error = _close_all(episode_log, journal, board, evaluator, progress, *played)
+            close_error = _close_all(episode_log, journal, board, evaluator, progress, *played,
+                                     actor if isinstance(actor, ActorProcess) else None)
     if close_error is not None:
         raise close_error
     if signals.pending:  # arrived during clean-up: the segment is complete, stop here all the same
@@ -280,8 +305,14 @@ def _episode_record(episode, done, num_envs, agent, seconds, steps_in_segment):
 
 
 def _checkpoint(checkpointer, agent, env_list, actor, config, step, episode, folder, logs, previous_manifest):
-    game_states = [actor.get_game_state(i) for i in range(actor.num_envs)]
-    arrays, state = bundle(agent, env_list, config, step, episode, game_states)
+    if isinstance(actor, ActorProcess):
+        env_parts, rng_parts, acting = actor.checkpoint_parts(step)
+        arrays, state = bundle(agent, None, config, step, episode, acting_weights=acting, env_parts=env_parts,
+                               rng_parts=rng_parts)
+    else:
+        game_states = [actor.get_game_state(i) for i in range(actor.num_envs)]
+        acting = actor.q_values.pending_weights() if isinstance(actor.q_values, LaggedQValues) else None
+        arrays, state = bundle(agent, env_list, config, step, episode, game_states, acting_weights=acting)
     manifest = checkpointer.save(step, arrays, state, logs, agent.memory, previous_manifest)
     save_weights_atomic(agent, folder.weights_path)
     return manifest
