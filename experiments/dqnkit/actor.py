@@ -58,9 +58,10 @@ class EnvGame:
 
 
 class LaggedQValues:
-    """Q-values from the weights of two vector steps back (see the module docstring): a copy of
-    the online net for acting, and one for the weights to act with at the next step, moved along
-    by graph assignments at the start of every vector step (on a GPU the weights stay there)."""
+    """Q-values from the weights of two vector steps back (see the module docstring). Two copies
+    of the online net take turns: at the start of each vector step the one holding the weights
+    after step v-2 acts, and the other takes the current weights (after step v-1) for step v+1,
+    by graph assignments (one call a step; on a GPU the weights stay there)."""
 
     def __init__(self, agent, pending_weights=None):
         import tensorflow as tf
@@ -68,28 +69,26 @@ class LaggedQValues:
         from tf_keras import backend as K
 
         model = agent.model
-        self.acting = tf_keras.models.clone_model(model)
-        self.pending = tf_keras.models.clone_model(model)
-        weights = model.get_weights()
-        self.acting.set_weights(weights)
-        self.pending.set_weights(weights if pending_weights is None else pending_weights)
-        self._shift = tf.group(*[a.assign(p) for a, p in zip(self.acting.weights, self.pending.weights)])
-        self._capture = tf.group(*[p.assign(o) for p, o in zip(self.pending.weights, model.weights)])
-        self._q = K.function([self.acting.input], [self.acting.output])
+        self.copies = [tf_keras.models.clone_model(model) for _ in range(2)]
+        self.copies[0].set_weights(model.get_weights())
+        self.copies[1].set_weights(model.get_weights() if pending_weights is None else pending_weights)
+        self._capture = [tf.group(*[c.assign(o) for c, o in zip(copy.weights, model.weights)]) for copy in self.copies]
+        self._q = [K.function([copy.input], [copy.output]) for copy in self.copies]
         self._session = tf.compat.v1.keras.backend.get_session
+        self.acting = 0  # copies[1 - acting] holds the weights the next vector step acts with
 
     def advance(self):
         """At the start of vector step v: act with the weights after step v-2, and keep those
         after step v-1 (the current ones) for step v+1."""
-        self._session().run(self._shift)
-        self._session().run(self._capture)
+        self.acting = 1 - self.acting
+        self._session().run(self._capture[1 - self.acting])
 
     def __call__(self, states):
-        return self._q([states])[0]
+        return self._q[self.acting]([states])[0]
 
     def pending_weights(self):
         """The weights the next vector step acts with (a checkpoint keeps them)."""
-        return self.pending.get_weights()
+        return self.copies[1 - self.acting].get_weights()
 
 
 @dataclass
