@@ -55,12 +55,17 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
     config = configs.make_config("smoke", {"nb_steps_warmup": 100, "epsilon_steps": 400, "epsilon_min": 0.3,
                                            "target_model_update": 50, "train_interval": 2,
                                            "terminal_on_life_loss": True, "fire_reset": True})
-    runs = []
+    runs, initial_weights = [], None
     for use_actor in (False, True):
         make_deterministic(config.seed)
         env = envs.make_config_env(config)
         env.reset(seed=config.seed)
         agent = build_agent(config, env.action_space.n)
+        # The same starting weights for both (a second net built in the same TensorFlow graph draws others).
+        if initial_weights is None:
+            initial_weights = agent.model.get_weights()
+        agent.model.set_weights(initial_weights)
+        agent.update_target_model_hard()
         agent.training = True
         step, scores = 0, []
         if use_actor:
