@@ -59,16 +59,21 @@ def assert_same_run(run_dir, reference, num_envs=1):
     assert ours == theirs
 
 
-def sigterm_after_first_game(args, run_dir):
-    """Start the CLI with `args` on `run_dir`, send SIGTERM once its first game is logged, and
-    return (exit code, stderr)."""
+def sigterm_after_first_game(args, run_dir, whole_group=False):
+    """Start the CLI with `args` on `run_dir`, send SIGTERM once its first game is logged (to its
+    whole process group with `whole_group`, as `timeout` and Slurm do), and return (exit code,
+    stderr)."""
     process = subprocess.Popen([sys.executable, CLI, *map(str, args), "--run-dir", str(run_dir)], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=whole_group)
     log, deadline = os.path.join(run_dir, "log.jsonl"), time.monotonic() + 300
     while not os.path.exists(log) or not os.path.getsize(log):
         assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first game"
         time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    if whole_group:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     return process.returncode, stderr
 

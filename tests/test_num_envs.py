@@ -91,8 +91,10 @@ def _actor_processes(learner_pid):
 
 
 def test_sigterm_with_the_actor_process_stops_both_and_resumes_exactly(straight, tmp_path):
+    """SIGTERM to the whole process group (`timeout`, Slurm): the actor ignores it, the learner
+    checkpoints and stops both."""
     run_dir = tmp_path / "terminated"
-    returncode, stderr = sigterm_after_first_game(FOUR_ENVS + WITH_ACTOR_PROCESS, run_dir)
+    returncode, stderr = sigterm_after_first_game(FOUR_ENVS + WITH_ACTOR_PROCESS, run_dir, whole_group=True)
     assert returncode == 128 + signal.SIGTERM and "Traceback" not in stderr
     (line,) = [line for line in stderr.splitlines() if line.startswith("Stopped by SIGTERM at step ")]
     stopped_at = int(line.split(" at step ")[1].split(".")[0].replace(",", ""))

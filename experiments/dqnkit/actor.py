@@ -75,6 +75,7 @@ class LaggedQValues:
         self._capture = [tf.group(*[c.assign(o) for c, o in zip(copy.weights, model.weights)]) for copy in self.copies]
         self._q = [K.function([copy.input], [copy.output]) for copy in self.copies]
         self._session = tf.compat.v1.keras.backend.get_session
+        self.processor = agent.processor
         self.acting = 0  # copies[1 - acting] holds the weights the next vector step acts with
 
     def advance(self):
@@ -84,6 +85,8 @@ class LaggedQValues:
         self._session().run(self._capture[1 - self.acting])
 
     def __call__(self, states):
+        if self.processor is not None:  # as agent.compute_batch_q_values does
+            states = self.processor.process_state_batch(states)
         return self._q[self.acting]([states])[0]
 
     def pending_weights(self):
@@ -118,8 +121,9 @@ class ReplayLearner:
             self.streams[i].append(observation, action, reward, terminal)
 
     def learn(self, step, env=None, counted=True):
-        """keras-rl2's rules at `step` (env i's transition; `counted`: its metrics go to that
-        env's game, as they do except for the extra step at an episode's end)."""
+        """keras-rl2's rules at `step`. (`env` and `counted` - whose transition it is, and whether
+        its metrics go to that env's game - are for the actor process's recorder; the actor
+        tallies the metrics itself here.)"""
         self.agent.step = step
         return self.agent.learn()
 
@@ -140,6 +144,7 @@ class Actor:
         self.terminal_on_life_loss = terminal_on_life_loss
         # Where greedy actions come from: the agent's latest weights with one env; with several,
         # lagged weights (`LaggedQValues` in one process, the actor process's own copy otherwise).
+        # The default suits a new run; a resumed one passes LaggedQValues with its checkpoint's weights.
         if q_values is None and len(self.envs) > 1:
             q_values = LaggedQValues(agent)
         self.q_values = q_values

@@ -6,11 +6,13 @@ step v while the learner trains on step v-1, which is possible because every run
 envs acts at step v with the weights after step v-2 (``actor.py``): the learner publishes those
 weights as soon as it has trained on step v-2. The hand-off follows that schedule, never timing,
 so a run with the actor process is bitwise the run without it (tested), and a run may switch
-``actor_process`` between segments.
+``actor_process`` between segments. (Bitwise on the CPU, where it is tested: the actor process
+acts on the CPU with one thread, so where the learner's device computes Q-values differently in
+the last bits, a GPU's, a greedy action may rarely differ.)
 
 What crosses between the processes:
 - learner -> actor: ``("play", step)`` (the weights to act with are in shared buffer
-  ``(step / num_envs) % 2``), ``("state",)`` (after the step being played, send your state
+  ``(step // num_envs) % 2``), ``("state",)`` (after the step being played, send your state
   and wait), ``("quit",)``;
 - actor -> learner: ``("played", step, calls, finished games)``, where `calls` are the actor's
   calls to its learner (``TransitionRecorder``): each memory append and each "apply
@@ -22,7 +24,8 @@ What crosses between the processes:
 The actor stops after the steps where checkpoints and evaluations are due (it knows the
 schedule) and, when a signal arrives, after the vector step it is playing: the checkpoint is
 taken there (at most one vector step after the signal). It runs TensorFlow on the CPU with one
-thread (the GPU stays the learner's), ignores SIGINT (Ctrl-C is the learner's to handle) and dies
+thread (the GPU stays the learner's), ignores SIGINT and SIGTERM (Ctrl-C, `timeout` and Slurm
+signal the whole process group: stopping is the learner's to do, with a checkpoint) and dies
 with its parent (``PR_SET_PDEATHSIG`` on Linux, and when the pipe to the learner closes). The
 buffers and messages pass between the kit's own two processes only: nothing a user downloads is
 read this way.
@@ -51,7 +54,8 @@ class TransitionRecorder:
         self._no_metrics = [math.nan] * len(agent.metrics_names)
 
     def store(self, i, observation, action, reward, terminal):
-        self.windows[i].append(observation, action, reward, terminal, training=False)
+        if self.agent.step % self.agent.memory_interval == 0:  # as ReplayLearner.store
+            self.windows[i].append(observation, action, reward, terminal, training=False)
         self.calls.append(("store", self.agent.step, i, observation, action, reward, terminal))
 
     def learn(self, step, env=None, counted=True):
@@ -70,6 +74,7 @@ def _die_with_parent():
 def _actor_main(conn, spec, buffers, shapes):
     """The actor process: build the envs and the acting net from `spec`, then serve `conn`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
     os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # before TensorFlow loads: the GPU is the learner's
     try:
@@ -80,9 +85,9 @@ def _actor_main(conn, spec, buffers, shapes):
         _serve(conn, spec, buffers, shapes)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the learner is gone
         pass
-    except BaseException:  # noqa: BLE001  (reported to the learner, which stops with it)
+    except BaseException as exc:  # noqa: BLE001  (reported to the learner, which stops with it)
         try:
-            conn.send(("error", traceback.format_exc()))
+            conn.send(("error", traceback.format_exc(), str(exc), isinstance(exc, UserFacingError)))
         except (OSError, BrokenPipeError):
             pass
 
@@ -180,7 +185,7 @@ class ActorProcess:
         child_conn.close()
         self.next_play = start_step  # the next vector step to send
         self.processed = start_step - self.num_envs  # the last vector step replayed here
-        self.state_after = None  # the step whose end the actor stops at, once asked
+        self.state_after = None  # the start step of the vector step the actor stops after, once asked
         self.state = None  # (env parts, generator parts) at `state_after`'s end, once received
         self._mean_q_index = agent.metrics_names.index("mean_q")
 
@@ -206,7 +211,7 @@ class ActorProcess:
         while self.state_after is None and self.next_play < self.stop_step \
                 and self.next_play <= self.processed + 2 * self.num_envs:
             step = self.next_play
-            self.conn.send(("play", step))
+            self._send(("play", step))
             self.next_play += self.num_envs
             if self.next_play >= self.stop_step or self.schedule(step, self.next_play):
                 self.request_state()
@@ -216,20 +221,32 @@ class ActorProcess:
         arrived, or a checkpoint is due there)."""
         if self.state_after is None:
             self.state_after = self.next_play - self.num_envs
-            self.conn.send(("state",))
+            self._send(("state",))
 
     def at_checkpointable_step(self, step):
         return self.state is not None and self.state_after + self.num_envs == step
+
+    def _gone(self):
+        self.process.join(timeout=5)
+        return ActorProcessError(f"the actor process ended unexpectedly (exit code {self.process.exitcode}); "
+                                 "run the same command again to resume from the last checkpoint")
+
+    def _send(self, message):
+        try:
+            self.conn.send(message)
+        except OSError:  # a broken pipe: the actor is gone
+            raise self._gone() from None
 
     def _receive(self):
         try:
             message = self.conn.recv()
         except (EOFError, OSError):
-            self.process.join(timeout=5)
-            raise ActorProcessError(f"the actor process ended unexpectedly (exit code {self.process.exitcode}); "
-                                    "run the same command again to resume from the last checkpoint") from None
+            raise self._gone() from None
         if message[0] == "error":
-            raise RuntimeError(f"the actor process failed:\n{message[1]}")
+            _, details, text, users_mistake = message
+            if users_mistake:  # a config, env or folder problem: its one line
+                raise ActorProcessError(text)
+            raise RuntimeError(f"the actor process failed:\n{details}")
         return message
 
     def step(self, step):
@@ -261,6 +278,7 @@ class ActorProcess:
         self.state = None
         if self.state_after == step:
             kind, env_parts, rng_parts = self._receive()
+            assert kind == "state", kind
             self.state = (env_parts, rng_parts)
         return games
 
@@ -281,10 +299,12 @@ class ActorProcess:
     def close(self):
         try:
             self.conn.send(("quit",))
-        except (OSError, BrokenPipeError):
+        except OSError:
             pass
+        # Closed before waiting: an actor blocked sending a step nobody will read gets a broken
+        # pipe and ends (closing its files) instead of waiting for the kill below.
+        self.conn.close()
         self.process.join(timeout=30)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
-        self.conn.close()

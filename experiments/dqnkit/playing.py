@@ -127,17 +127,13 @@ class Game:
         return game_over
 
 
-def play_game(agent, env, processor, terminal_on_life_loss=False, step=0, on_step=None):
-    """Play one whole game from ``env.reset()`` to its end; in training from global step `step`,
-    calling `on_step(step)` after every agent step. Returns its `GameResult`."""
+def play_game(agent, env, processor, terminal_on_life_loss=False, step=0):
+    """Play one whole game from ``env.reset()`` to its end (in training, from global step `step`).
+    Returns its `GameResult`."""
     game = Game(agent, env, processor, terminal_on_life_loss).start()
-    while True:
-        over = game.step(step)
+    while not game.step(step):
         step += 1
-        if on_step is not None:
-            on_step(step)
-        if over:
-            return game.result
+    return game.result
 
 
 def build_player(config, nb_actions):

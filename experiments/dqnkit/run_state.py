@@ -81,7 +81,7 @@ def bundle(agent, env_list, config, step, episode, game_states=None, acting_weig
     if env_parts is None:
         env_list = env_list if isinstance(env_list, (list, tuple)) else [env_list]
         env_parts = save_envs(env_list, game_states)
-    agent_arrays, agent_state = agent.get_state()
+    agent_arrays, _ = agent.get_state()  # its step is the run's `step`, saved below
     rng_arrays, rng_state = rng_parts or rngs.get_state()
     arrays = {**agent_arrays, **rng_arrays, **env_parts[0]}
     state = {"step": step, "episode": episode, **rng_state, "memory_rng": agent.memory.get_state()["rng"],

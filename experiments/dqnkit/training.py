@@ -229,7 +229,9 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                     progress.print(_eval_summary(result))
                 due = step >= stop_step or evaluation_due or _crossed(previous_step, step, config.checkpoint_every)
                 if signals.pending and not due and not in_process and not actor.at_checkpointable_step(step):
-                    actor.request_state()  # the actor process stops after the step it is playing: checkpoint there
+                    # The actor process is already playing the next vector step: it stops after
+                    # that one, and the checkpoint is taken there, one vector step from now.
+                    actor.request_state()
                     continue
                 if due or signals.pending:
                     with signals.deferred():  # a signal now would throw this checkpoint away: finish it first
