@@ -101,12 +101,6 @@ class FinishedGame:
     result: GameResult
 
 
-def _is_annealed_eps_greedy(policy):
-    from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
-    return type(policy) is LinearAnnealedPolicy and type(policy.inner_policy) is EpsGreedyQPolicy \
-        and policy.attr == "eps"
-
-
 class ReplayLearner:
     """Where the actor's transitions go in one process: env i's entries into its replay stream,
     and keras-rl2's rules (``FastDQNAgent.learn``) at each transition's step. In an actor process
@@ -134,7 +128,9 @@ class Actor:
     process); `learner` takes the transitions (`ReplayLearner`, or an actor process's recorder)."""
 
     def __init__(self, agent, env_list, processor, windows, learner, terminal_on_life_loss=False, q_values=None):
-        if not _is_annealed_eps_greedy(agent.policy):
+        from dqnkit.agent import is_annealed_eps_greedy  # here: this module loads without TensorFlow
+
+        if not is_annealed_eps_greedy(agent.policy):
             raise ValueError("the actor draws keras-rl2's annealed epsilon-greedy actions; build the agent with "
                              "build_agent (LinearAnnealedPolicy over EpsGreedyQPolicy)")
         if len(windows) != len(env_list):
@@ -161,12 +157,8 @@ class Actor:
 
     def _epsilon_draw(self, step):
         """keras-rl2's EpsGreedyQPolicy at ``agent.step = step``: a random action, or None for greedy."""
-        agent, policy = self.agent, self.agent.policy
-        agent.step = step
-        policy.inner_policy.eps = policy.get_current_value()
-        if np.random.uniform() < policy.inner_policy.eps:
-            return int(np.random.randint(0, agent.nb_actions))
-        return None
+        self.agent.step = step
+        return self.agent.random_action_or_none(self.agent.policy)
 
     def _greedy(self, indexes):
         """Greedy actions of envs `indexes` from one batched forward pass over their windows."""

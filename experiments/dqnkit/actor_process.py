@@ -38,6 +38,7 @@ import traceback
 
 import numpy as np
 
+from dqnkit.actor import FinishedGame, GameResult
 from dqnkit.errors import UserFacingError
 
 
@@ -252,8 +253,6 @@ class ActorProcess:
     def step(self, step):
         """Replay the vector step from global step `step` (played by the actor process); returns
         the games it ended, as ``Actor.step`` does."""
-        from dqnkit.actor import FinishedGame, GameResult
-
         self._pump()
         kind, played_step, calls, finished = self._receive()
         assert kind == "played" and played_step == step, (kind, played_step, step)

@@ -41,7 +41,7 @@ from dqnkit.model import build_mnih2015_model
 _SHAPE_DEPENDENT_METRICS = {"accuracy", "acc", "crossentropy", "ce"}
 
 
-def _is_annealed_eps_greedy(policy):
+def is_annealed_eps_greedy(policy):
     return type(policy) is LinearAnnealedPolicy and type(policy.inner_policy) is EpsGreedyQPolicy \
         and policy.attr == "eps"
 
@@ -159,7 +159,7 @@ class FastDQNAgent(DQNAgent):
         if not isinstance(self.memory, RingMemory) or not self._single_input:
             return super().forward(observation)
         policy = self.policy if self.training else self.test_policy
-        if _is_annealed_eps_greedy(policy):
+        if is_annealed_eps_greedy(policy):
             action = self._eps_greedy_action(policy, observation)
         else:
             action = policy.select_action(q_values=self.compute_q_values(self.memory.get_recent_state(observation)))
@@ -170,10 +170,19 @@ class FastDQNAgent(DQNAgent):
     def _eps_greedy_action(self, policy, observation):
         """EpsGreedyQPolicy.select_action, drawing the same random numbers in the same order,
         but stacking the window and computing Q-values only when the action is greedy."""
+        action = self.random_action_or_none(policy)
+        if action is None:
+            action = int(np.argmax(self.compute_q_values(self.memory.get_recent_state(observation))))
+        return action
+
+    def random_action_or_none(self, policy):
+        """The random part of keras-rl2's annealed EpsGreedyQPolicy at ``self.step``: its epsilon,
+        one uniform draw, and a random action if it falls under epsilon; None when the action is
+        to be greedy (the caller computes the Q-values: one state, or a batch of envs')."""
         policy.inner_policy.eps = policy.get_current_value()
         if np.random.uniform() < policy.inner_policy.eps:
             return int(np.random.randint(0, self.nb_actions))
-        return int(np.argmax(self.compute_q_values(self.memory.get_recent_state(observation))))
+        return None
 
     def backward(self, reward, terminal):
         # Whether the memory holds several inputs is known from its first append on (nothing can be
