@@ -3,6 +3,7 @@
     python experiments/benchmark.py            # about 10 minutes on 2 cores
     python experiments/benchmark.py --quick    # a smoke test of the script (figures are noisy)
     python experiments/benchmark.py --full-memory   # also fill a 1M-frame memory (about 7.5 GB)
+    python experiments/benchmark.py --loop-only --config pong   # the Pong race's variants (seed 002)
 
 Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loops):
 - agent steps/s of our loop and of keras-rl2's stock loop (``DQNAgent.fit`` with
@@ -97,14 +98,14 @@ def real_frames(count, processor, seed=0):
 
 
 # -- loops ---------------------------------------------------------------------------------------
-def bench_config(warmup, memory_limit, epsilon=None):
-    """The keras_rl preset with the benchmark's warm-up and memory. `epsilon`: a fixed exploration
-    rate (0.01: what a run of the fast preset acts with after its schedule, so most actions are
-    greedy forwards); None: the example's schedule, near 1 during a benchmark."""
+def bench_config(warmup, memory_limit, epsilon=None, preset="keras_rl"):
+    """The preset `preset` (its env, net and learning settings) with the benchmark's warm-up and
+    memory. `epsilon`: a fixed exploration rate (0.01: what a run acts with after its schedule, so
+    most actions are greedy forwards); None: the example's schedule, near 1 during a benchmark."""
     values = {"nb_steps_warmup": warmup, "memory_limit": memory_limit, "epsilon_steps": 1_000_000, "video": False}
     if epsilon is not None:
         values.update(epsilon_max=epsilon, epsilon_min=epsilon)
-    return configs.make_config("keras_rl", values)
+    return configs.make_config(preset, values)
 
 
 def trivial_model(nb_actions, window_length=4):
@@ -122,13 +123,15 @@ def _never(before, after):
     return False
 
 
-def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, actor_process=False):
+def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, actor_process=False,
+                  preset="keras_rl"):
     """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs: its actor
     with `num_envs` envs, in this process or (`actor_process`) in one of its own, and keras-rl2's
-    rules per transition; `model` replaces the Mnih net (see `trivial_model`). Steps count
-    transitions, `num_envs` per vector step."""
+    rules per transition; `model` replaces the Mnih net (see `trivial_model`); `preset` gives the
+    env and the learning settings (train interval, loss). Steps count transitions, `num_envs` per
+    vector step."""
     memory = max(warmup + learning_steps + 10_000, 20_000)
-    config = bench_config(warmup, memory - memory % num_envs, epsilon)
+    config = bench_config(warmup, memory - memory % num_envs, epsilon, preset)
     config.num_envs, config.actor_process = num_envs, actor_process
     total = warmup + learning_steps - (warmup + learning_steps) % num_envs
     probe = envs.make_config_env(config)
@@ -329,9 +332,11 @@ def time_num_envs_rows(args, row, rounds):
     for _ in range(rounds):
         for n, process in settings:
             greedy[n, process] = max(greedy[n, process], time_our_loop(
-                args.warmup, args.learning_steps, epsilon=0.01, num_envs=n, actor_process=process)[1])
+                args.warmup, args.learning_steps, epsilon=0.01, num_envs=n, actor_process=process,
+                preset=args.config)[1])
             ceiling[n, process] = max(ceiling[n, process], time_our_loop(
-                args.warmup, args.learning_steps, epsilon=0.01, model=trivial_model, num_envs=n, actor_process=process)[1])
+                args.warmup, args.learning_steps, epsilon=0.01, model=trivial_model, num_envs=n, actor_process=process,
+                preset=args.config)[1])
 
     def name(n, process):
         return f"num_envs {n}" + (", actor process" if process else "")
@@ -352,11 +357,16 @@ def main(argv=None):
     parser.add_argument("--full-memory", action="store_true", help="also fill and checkpoint a 1M-frame memory")
     parser.add_argument("--loop-only", action="store_true",
                         help="only the learning rows at epsilon 0.01 and the loop's ceiling, for num_envs 1, 2, 4, 8")
+    parser.add_argument("--config", default="keras_rl", choices=sorted(configs.PRESETS),
+                        help="with --loop-only: the preset whose env and learning settings the rows use "
+                             "(pong: PongNoFrameskip-v4, a train step every agent step)")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_probe is not None:  # the fresh process training_process_rss measures
         print(rss_probe(args.rss_probe))
         return
+    if args.config != "keras_rl" and not args.loop_only:
+        sys.exit("benchmark.py: --config applies to the --loop-only rows; add --loop-only")
     if args.quick:
         args.warmup, args.learning_steps = 300, 700
     make_deterministic(0)
@@ -366,13 +376,17 @@ def main(argv=None):
         rows.append((name, value, unit, note))
         print(f"  {name:<46} {value:>12,.2f} {unit:<10} {note}", flush=True)
 
+    if args.loop_only:
+        config = configs.make_config(args.config)
+        print(f"Benchmark on {os.cpu_count()} cores, --config {args.config} ({config.env_name}, Mnih net, batch "
+              f"{config.batch_size}, train interval {config.train_interval}), warm-up {args.warmup:,}, "
+              f"learning {args.learning_steps:,} steps")
+        time_num_envs_rows(args, row, 1 if args.quick else 3)
+        return rows
     print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Mnih net, batch 32, train interval 4, "
           f"warm-up {args.warmup:,}, learning {args.learning_steps:,} steps")
     raw, processed = real_frames(300 if args.quick else 3000, AtariProcessor())
 
-    if args.loop_only:
-        time_num_envs_rows(args, row, 1 if args.quick else 3)
-        return rows
     env_steps = 1000 if args.quick else 10_000
     row("env alone (RGB frames)", time_env(env_steps), "steps/s")
     row("env (RGB) + keras-rl example processor", time_env(env_steps, KerasRLExampleProcessor()), "steps/s")
