@@ -77,6 +77,17 @@ def test_the_notebooks_watch_plays_the_shipped_agent_before_its_run_has_weights(
     assert len(played.scores) == 1 and played.videos and all(os.path.getsize(v) > 1000 for v in played.videos)
 
 
+def test_the_notebooks_watch_plays_the_shipped_pong_agent_when_env_name_is_pong(tmp_path, capsys):
+    """The watch cell with ENV_NAME = "PongNoFrameskip-v4" before the run has weights (or even a
+    config): the Pong agent plays, with the config shipped beside it, not the Breakout one."""
+    from helpers import REPO_ROOT
+    from dqnkit import notebook
+
+    played = notebook.watch(str(tmp_path / "new-run"), 1, checkout=REPO_ROOT, env_name="PongNoFrameskip-v4")
+    assert "dqn_PongNoFrameskip-v4_weights.h5" in capsys.readouterr().out
+    assert len(played.scores) == 1 and -21 <= played.scores[0] <= 21 and played.videos
+
+
 def test_ship_weights_puts_a_runs_best_agent_where_test_mode_finds_it(tmp_path):
     """experiments/ship_weights.py: the run's best evaluated weights and its config land in a
     weights folder, the evidence is printed, and test mode in a checkout with that folder plays it."""

@@ -116,15 +116,17 @@ def show_learning_curve(run_dir):
 
 
 @ends_in_one_line_on_stop("Stopped.")
-def watch(run_dir, episodes, checkout=None):
-    """Play `episodes` as ``--mode test --run-dir run_dir`` does: the run's weights with its own
-    config, or - before the run has any - the shipped agent for its env with the config beside it
-    (from `checkout`'s weights/ if given, else where test mode looks: a checkout's weights/, then
-    the copies installed with the package). One mp4 per game (see playing.test)."""
+def watch(run_dir, episodes, checkout=None, env_name=None):
+    """Play `episodes` as ``--mode test --run-dir run_dir [--env-name env_name]`` does: the run's
+    weights with its own config, or - before the run has any - the shipped agent for `env_name`
+    (the notebook's ENV_NAME: a new run folder holds no config yet to name the game) with the config
+    beside it, from `checkout`'s weights/ if given, else where test mode looks (a checkout's
+    weights/, then the copies installed with the package). One mp4 per game (see playing.test)."""
     from dqnkit import playing
 
     dirs = [os.path.join(checkout, "weights"), *resolve.shipped_weights_dirs()] if checkout else None
-    config, weights, video_dir = resolve.resolve_test(run_dir=run_dir, weights_dirs=dirs)
+    overrides = {"env_name": env_name} if env_name else None
+    config, weights, video_dir = resolve.resolve_test(run_dir=run_dir, overrides=overrides, weights_dirs=dirs)
     print(f"Playing {weights}")
     return playing.test(config, weights, video_dir, episodes=episodes)
 
