@@ -2,10 +2,12 @@
 
     python experiments/time_to_solve.py --run-dir ~/runs/pong-a-seed123            # Pong: 17
     python experiments/time_to_solve.py --run-dir RUN --threshold 30 --window 100
+    python experiments/time_to_solve.py --run-dir RUN_A --run-dir RUN_B ...   # and a race table
 
 Solved: the mean of the last 100 training games reaches the threshold. Minutes: training time
 summed over the run's segments (a killed segment's redone steps included, start-up between
-segments not), from segments.jsonl and log.jsonl (see dqnkit/solve_time.py).
+segments not), from segments.jsonl and log.jsonl (see dqnkit/solve_time.py). With several runs,
+a markdown table follows: one row a run, with the variant its config and segments record.
 """
 import argparse
 import datetime
@@ -20,19 +22,47 @@ from dqnkit.solve_time import solve_time
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--run-dir", required=True, action="append", help="a run folder (repeat for a table)")
     parser.add_argument("--threshold", type=float, default=17.0, help="mean score that counts as solved (Pong: 17)")
     parser.add_argument("--window", type=int, default=100, help="games in the mean (default 100)")
     args = parser.parse_args(argv)
+    rows = []
     try:
-        report(RunFolder(args.run_dir), args.threshold, args.window)
+        for run_dir in args.run_dir:
+            if len(args.run_dir) > 1:
+                print(f"{run_dir}:")
+            rows.append(table_row(RunFolder(run_dir), *report(RunFolder(run_dir), args.threshold, args.window)))
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if len(rows) > 1:
+        print(f"\n| run | seed | num_envs | actor process | solved at game | agent steps | last-{args.window} mean "
+              "| minutes | steps/s |\n|---|---:|---:|---|---:|---:|---:|---:|---:|")
+        print("\n".join(rows))
     return 0
 
 
+def table_row(folder, result, rate):
+    """One markdown row: the run's variant (num_envs from its config, the actor process from its
+    segments' start lines) and its clock. `~` marks minutes estimated from a killed segment."""
+    config = folder.run_config() or {}
+    num_envs = config.get("num_envs", 1)
+    recorded = [segment.actor_process for segment in result.segments]
+    if num_envs == 1:
+        actor = "no"  # the actor process needs two envs or more
+    else:
+        known = {value for value in recorded if value is not None}
+        actor = {frozenset([True]): "yes", frozenset([False]): "no"}.get(frozenset(known), "mixed" if known else "?")
+        if None in recorded:
+            actor += f" ({recorded.count(None)} of {len(recorded)} segments unrecorded)"
+    game = f"{result.games:,}" if result.solved else f"not yet ({result.games:,} games)"
+    minutes = f"{'~' if result.estimated else ''}{result.seconds / 60:.1f}"
+    return (f"| {os.path.basename(os.path.normpath(folder.path))} | {config.get('seed')} | {num_envs} | {actor} | {game} "
+            f"| {result.step:,} | {result.mean:.2f} | {minutes} | {rate:.1f} |")
+
+
 def report(folder, threshold, window):
+    """Print the run's segments and its clock; return (SolveTime, steps/s)."""
     if not os.path.isfile(folder.log_path) or not os.path.isfile(folder.segments_path):
         raise UserFacingError(f"{folder.path} has no log.jsonl and segments.jsonl: give the folder of a run "
                               "trained by this kit")
@@ -54,6 +84,7 @@ def report(folder, threshold, window):
         print(f"not solved yet: best mean of the last {window} games {result.mean:.2f} (threshold {threshold:g}); "
               f"{result.games:,} games, step {result.step:,}, {minutes:.1f} minutes of training{mark}; "
               f"{rate:.1f} steps/s")
+    return result, rate
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ def test_time_to_solve_reads_the_runs_logs(trained_run):
                           capture_output=True, text=True, check=True).stdout
     assert "not solved yet" in high and f"{len(records):,} games, step {records[-1]['step']:,}" in high
     assert "at step 0 to" in high and ": done" in high  # one segment, ended at total_steps
+    table = subprocess.run([sys.executable, script, "--run-dir", str(run_dir), "--run-dir", str(run_dir),
+                            "--threshold", "-1000"], capture_output=True, text=True, check=True).stdout
+    row = f"| {run_dir.name} | 123 | 1 | no | 1 | {records[0]['step']:,} | {records[0]['reward']:.2f} | "
+    assert table.count(row) == 2 and "| run | seed | num_envs | actor process |" in table  # one row a run
     missing = subprocess.run([sys.executable, script, "--run-dir", str(run_dir / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
 

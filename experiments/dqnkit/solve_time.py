@@ -18,6 +18,8 @@ class Segment:
     last_step: int
     last_time: float
     ended_by: str = None  # None: killed (no "end" line)
+    num_envs: int = None  # as its "start" line says (None: a journal from before it said)
+    actor_process: bool = None
 
 
 @dataclass
@@ -36,7 +38,8 @@ def segments_of(journal):
     segments = []
     for record in journal:
         if record["event"] == "start":
-            segments.append(Segment(record["step"], record["time"], record["step"], record["time"]))
+            segments.append(Segment(record["step"], record["time"], record["step"], record["time"],
+                                    num_envs=record.get("num_envs"), actor_process=record.get("actor_process")))
         elif segments:
             segment = segments[-1]
             segment.last_step, segment.last_time = record["step"], record["time"]
@@ -64,7 +67,7 @@ def first_solving_game(log, threshold, window=100):
 
 def solve_time(log, journal, threshold, window=100):
     """How long the run in `log` (log.jsonl records) with `journal` (segments.jsonl records)
-    took to reach `threshold`; if it has not, the time and steps so far."""
+    took to reach `threshold`; if it has not, the time and steps to its last finished game."""
     segments = segments_of(journal)
     index, mean = first_solving_game(log, threshold, window)
     solved = index is not None
@@ -79,9 +82,9 @@ def solve_time(log, journal, threshold, window=100):
         seconds += segment.last_time - segment.start_time
         result.estimated |= segment.ended_by is None
     segment = segments[owner]
-    if solved and "time" in game:
+    if "time" in game:  # to the end of the solving game, or (not solved) of the last game: steps and time agree
         seconds += game["time"] - segment.start_time
-    else:  # up to the segment's last known moment: the time so far, or (no game times) an upper bound
+    else:  # logs without game times: up to the segment's last known moment, an upper bound
         seconds += segment.last_time - segment.start_time
         result.estimated |= segment.ended_by is None
     result.segments = segments[:owner + 1]
