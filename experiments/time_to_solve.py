@@ -56,9 +56,10 @@ def table_row(folder, result, rate):
         if None in recorded:
             actor += f" ({recorded.count(None)} of {len(recorded)} segments unrecorded)"
     game = f"{result.games:,}" if result.solved else f"not yet ({result.games:,} games)"
+    mean = f"{result.mean:.2f}" if result.solved else f"best so far {result.mean:.2f}"
     minutes = f"{'~' if result.estimated else ''}{result.seconds / 60:.1f}"
     return (f"| {os.path.basename(os.path.normpath(folder.path))} | {config.get('seed')} | {num_envs} | {actor} | {game} "
-            f"| {result.step:,} | {result.mean:.2f} | {minutes} | {rate:.1f} |")
+            f"| {result.step:,} | {mean} | {minutes} | {rate:.1f} |")
 
 
 def report(folder, threshold, window):
