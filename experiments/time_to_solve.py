@@ -31,7 +31,8 @@ def main(argv=None):
         for run_dir in args.run_dir:
             if len(args.run_dir) > 1:
                 print(f"{run_dir}:")
-            rows.append(table_row(RunFolder(run_dir), *report(RunFolder(run_dir), args.threshold, args.window)))
+            folder = RunFolder(run_dir)
+            rows.append(table_row(folder, *report(folder, args.threshold, args.window)))
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -52,7 +53,10 @@ def table_row(folder, result, rate):
         actor = "no"  # the actor process needs two envs or more
     else:
         known = {value for value in recorded if value is not None}
-        actor = {frozenset([True]): "yes", frozenset([False]): "no"}.get(frozenset(known), "mixed" if known else "?")
+        if len(known) == 2:
+            actor = "mixed"
+        else:
+            actor = ("yes" if True in known else "no") if known else "?"
         if None in recorded:
             actor += f" ({recorded.count(None)} of {len(recorded)} segments unrecorded)"
     game = f"{result.games:,}" if result.solved else f"not yet ({result.games:,} games)"

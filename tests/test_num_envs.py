@@ -53,7 +53,7 @@ def test_the_actor_process_is_the_same_run_and_may_switch_on_and_off_between_seg
     assert f"Resumed {run_dir} at step 804" in second.stdout and "4 of 4 envs in the middle of a game" in second.stdout
     assert_same_run(run_dir, straight, num_envs=4)
     starts = [r for r in read_log(run_dir / "segments.jsonl") if r["event"] == "start"]
-    assert [(r["num_envs"], r["actor_process"]) for r in starts] == [(4, True), (4, False)]  # the race's variants
+    assert [r["actor_process"] for r in starts] == [True, False]  # the race's variants
     env0_games = sum(r["env"] == 0 for r in read_log(run_dir / "log.jsonl"))
     videos = set(os.listdir(run_dir / "videos"))
     # every finished game of env 0 on the schedule (0, 1, 8, ...), and the one it was playing at the end

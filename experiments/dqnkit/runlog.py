@@ -43,17 +43,17 @@ class SegmentJournal:
     Unlike the other logs it is never rolled back on resume: it is the run's history, including
     the work a kill threw away. Lines: ``{"event": "start" | "checkpoint" | "progress" | "end",
     "step", "time" (Unix seconds), "segment_start_step"}``; the "start" line also names the host,
-    the pid and `num_envs` and `actor_process` (which may change between segments: the race's
-    variants are told apart by them), the "end" line what ended the segment (``done``, ``SIGINT``,
-    ``SIGTERM`` or an exception's name). A segment without an "end" line was killed (or predates end lines): its
-    last line is the last moment known to belong to it."""
+    the pid and `actor_process` (a schedule key that may change between segments: the race's
+    variants are told apart by it), the "end" line what ended the segment (``done``, ``SIGINT``,
+    ``SIGTERM`` or an exception's name). A segment without an "end" line was killed (or predates
+    end lines): its last line is the last moment known to belong to it."""
 
-    def __init__(self, path, start_step, num_envs=1, actor_process=False):
+    def __init__(self, path, start_step, actor_process=False):
         self.start_step = start_step
         self._log = EpisodeLog(path)
         self._log.write({"event": "start", "step": start_step, "time": round(time.time(), 1),
                          "segment_start_step": start_step, "host": socket.gethostname(), "pid": os.getpid(),
-                         "num_envs": num_envs, "actor_process": bool(actor_process)})
+                         "actor_process": bool(actor_process)})
 
     def checkpoint(self, step):
         self._event("checkpoint", step)

@@ -18,8 +18,7 @@ class Segment:
     last_step: int
     last_time: float
     ended_by: str = None  # None: killed (no "end" line)
-    num_envs: int = None  # as its "start" line says (None: a journal from before it said)
-    actor_process: bool = None
+    actor_process: bool = None  # as its "start" line says (None: a journal from before it said)
 
 
 @dataclass
@@ -39,7 +38,7 @@ def segments_of(journal):
     for record in journal:
         if record["event"] == "start":
             segments.append(Segment(record["step"], record["time"], record["step"], record["time"],
-                                    num_envs=record.get("num_envs"), actor_process=record.get("actor_process")))
+                                    actor_process=record.get("actor_process")))
         elif segments:
             segment = segments[-1]
             segment.last_step, segment.last_time = record["step"], record["time"]

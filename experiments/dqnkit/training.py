@@ -166,8 +166,7 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0)
 
     episode_log = runlog.EpisodeLog(folder.log_path)
-    journal = runlog.SegmentJournal(folder.segments_path, start_step=step, num_envs=config.num_envs,
-                                    actor_process=config.actor_process)
+    journal = runlog.SegmentJournal(folder.segments_path, start_step=step, actor_process=config.actor_process)
     board = evaluator = actor = None
     last_checkpoint = resumed_step if resumed_step >= 0 else None
     try:
