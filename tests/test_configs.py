@@ -56,6 +56,10 @@ def test_validate_rejects_values_that_would_break_a_run_later():
         configs.validate(configs.make_config("smoke", {"gamma": 1.5}))
     with pytest.raises(configs.ConfigError, match="nb_steps_warmup"):
         configs.validate(configs.make_config("smoke", {"nb_steps_warmup": 10}))
+    with pytest.raises(configs.ConfigError, match="eval_patience counts evaluations, and eval_every=0"):
+        configs.validate(configs.make_config("smoke", {"eval_patience": 3, "eval_every": 0}))
+    with pytest.raises(configs.ConfigError, match="eval_patience must be >= 0"):
+        configs.validate(configs.make_config("smoke", {"eval_patience": -1}))
 
 
 def test_json_round_trip_and_run_defining_differences():

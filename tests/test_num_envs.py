@@ -92,6 +92,19 @@ def _actor_processes(learner_pid):
     return found
 
 
+def test_eval_patience_ends_the_run_at_the_same_step_with_or_without_the_actor_process(tmp_path):
+    """The actor process has played up to the evaluation's step when the learner decides to end
+    the run there: the run ends cleanly, and is the one-process run, byte for byte."""
+    patient = [*FOUR_ENVS, "--set", "eval_every=300", "--set", "eval_patience=1"]
+    in_process, with_actor = tmp_path / "in-process", tmp_path / "actor-process"
+    run_cli(*patient, "--run-dir", in_process)
+    result = run_cli(*patient, *WITH_ACTOR_PROCESS, "--run-dir", with_actor)
+    end = read_log(with_actor / "eval.jsonl")[-1]["step"]
+    assert end < 1200 and f"Run ended by eval_patience=1 at step {end:,}" in result.stdout
+    assert read_log(with_actor / "segments.jsonl")[-1]["reason"] == "eval_patience"
+    assert_same_run(with_actor, in_process, num_envs=4)
+
+
 def test_sigterm_with_the_actor_process_stops_both_and_resumes_exactly(straight, tmp_path):
     """SIGTERM to the whole process group (`timeout`, Slurm): the actor ignores it, the learner
     checkpoints and stops both."""

@@ -223,6 +223,35 @@ def test_schedule_keys_may_change_between_segments(straight, tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["total_steps"] == 2600
 
 
+def test_eval_patience_ends_the_run_alike_in_one_segment_or_two_and_it_stays_ended(tmp_path):
+    """eval_patience=2: the run ends at the second evaluation in a row that brings no new best
+    mean (equal is not better), with a checkpoint. Split between those two evaluations, the count
+    carries over the resume. A run so ended says so when run again, and trains on once the
+    patience is lifted."""
+    patient = [*PLAIN_SMOKE, "--set", "eval_every=250", "--set", "eval_patience=2"]
+    straight_run, split_run = tmp_path / "straight", tmp_path / "split"
+    result = run_cli(*patient, "--run-dir", straight_run)
+    evaluations = read_log(straight_run / "eval.jsonl")
+    best, in_a_row = evaluations[0]["mean"], []  # in_a_row[i]: evaluations without a new best, up to i
+    for evaluation in evaluations:
+        in_a_row.append(0 if evaluation["mean"] > best or not in_a_row else in_a_row[-1] + 1)
+        best = max(best, evaluation["mean"])
+    assert in_a_row[-1] == 2 and 2 not in in_a_row[:-1]  # it ended at the first chance, and evaluated no further
+    end = evaluations[-1]["step"]
+    assert end < 2000 and f"Run ended by eval_patience=2 at step {end:,} (total_steps 2,000)" in result.stdout
+    assert "eval_patience=2: no new best mean in 2 evaluation(s) in a row; the run ends here." in result.stdout
+    assert read_log(straight_run / "segments.jsonl")[-1]["reason"] == "eval_patience"
+
+    run_cli(*patient, "--run-dir", split_run, "--steps", str(end - 250))  # ends at the first of the two
+    run_cli(*patient, "--run-dir", split_run)
+    assert_same_run(split_run, straight_run)
+    again = run_cli(*patient, "--run-dir", split_run)
+    assert "Nothing to do: the run has ended by eval_patience=2" in again.stdout
+    assert "--set eval_patience=0" in again.stdout and "best_weights.h5" in again.stdout
+    lifted = run_cli(*PLAIN_SMOKE, "--set", "eval_every=250", "--run-dir", split_run, "--steps", "250")
+    assert f"Segment done: step {end + 250:,} of 2,000" in lifted.stdout
+
+
 def test_output_stays_bounded(tmp_path):
     """A rewritten progress line on a terminal, a summary line per log interval, nothing else."""
     # bytes, not text: universal newlines would turn every "\r" into a line break

@@ -166,6 +166,29 @@ def test_the_trainable_trains_the_planned_config_as_it_is(monkeypatch, tmp_path)
     assert run_dir == str(tmp_path / "BreakoutDeterministic-v4-seed3") and steps == 500
 
 
+def test_a_trial_ended_by_eval_patience_is_finished_counting_only_what_its_checkpoint_holds(tmp_path):
+    """A sweep rerun skips a trial eval_patience has ended; an evaluation past the trial's newest
+    checkpoint (a kill before the checkpoint that follows it) is redone on resume, so it does not count."""
+    from dqnkit.sweep_plan import plan
+
+    folder = tmp_path / "BreakoutDeterministic-v4-seed3"
+    (folder / "checkpoints" / f"ckpt-{500:012d}").mkdir(parents=True)
+    (folder / "checkpoints" / f"ckpt-{500:012d}" / "MANIFEST.json").write_text("{}")
+    evaluations = [{"step": 250, "mean": 2.0}, {"step": 500, "mean": 2.0}]  # equal is no new best
+    (folder / "eval.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evaluations))
+
+    def finished(patience):
+        trial, = plan(str(tmp_path), "smoke", ["BreakoutDeterministic-v4"], [3], {},
+                      ["eval_every=250", f"eval_patience={patience}"])
+        assert trial.start_step == 500
+        return trial.finished
+
+    assert finished(1) and not finished(2) and not finished(0)
+    with open(folder / "eval.jsonl", "a") as f:
+        f.write(json.dumps({"step": 750, "mean": 1.0}) + "\n")
+    assert not finished(2)
+
+
 def test_a_trials_step_is_read_from_its_newest_manifest_without_hashing(two_trials, monkeypatch):
     from dqnkit import checkpoint
     from dqnkit.run_folder import RunFolder

@@ -44,6 +44,7 @@ DEFAULTS = {
     "keep_checkpoints": (2, "complete checkpoints kept on disk; older ones are deleted"),
     "eval_every": (250_000, "agent steps between evaluations (at that exact step, then a checkpoint); 0: never"),
     "eval_episodes": (10, "games played at epsilon_test in each evaluation, on an env of their own"),
+    "eval_patience": (0, "the run ends once this many evaluations in a row bring no new best mean (Keras EarlyStopping's patience; best_weights.h5 holds the best); 0: train to total_steps"),
     "log_interval": (10_000, "agent steps between summary lines on the console"),
     "video": (True, "record training episodes 0, 1, 8, 27, ..., 729, then every 1000th, to videos/"),
     "tensorboard": (True, "write live metrics to tensorboard/ in the run folder (tensorboard --logdir RUN_DIR)"),
@@ -54,7 +55,7 @@ DEFAULTS = {
 # Keys that may differ between segments of one run; every other key defines the run, and
 # resuming with a different value stops with an error (see `run_defining_differences`).
 SCHEDULE_KEYS = frozenset({"actor_process", "total_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_episodes",
-                           "log_interval", "video", "tensorboard", "test_episodes"})
+                           "eval_patience", "log_interval", "video", "tensorboard", "test_episodes"})
 
 DUELING_TYPES = ("avg", "max", "naive")
 
@@ -296,9 +297,12 @@ def validate(config):
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
     if config.get("frame_skip") is not None and config.frame_skip < 1:
         raise ConfigError(f"frame_skip must be at least 1 (or none for the env name's), got {config.frame_skip}")
-    for key in ("noop_max", "eval_every"):
+    for key in ("noop_max", "eval_every", "eval_patience"):
         if config[key] < 0:
             raise ConfigError(f"{key} must be >= 0, got {config[key]}")
+    if config.eval_patience and not config.eval_every:
+        raise ConfigError("eval_patience counts evaluations, and eval_every=0 turns them off; set eval_every to "
+                          "the steps between evaluations, or eval_patience=0")
     if not config.target_model_update > 0:
         raise ConfigError(f"target_model_update must be > 0 (>= 1: steps between hard updates, < 1: soft "
                           f"update rate), got {config.target_model_update}")

@@ -36,11 +36,12 @@ def evaluate(player, env, processor, config, step, episodes):
 
 class Evaluator:
     """The evaluations of one segment: a player and an env of their own (made at the first
-    evaluation), eval.jsonl, and best_weights.h5 whenever an evaluation beats every earlier one."""
+    evaluation), eval.jsonl, best_weights.h5 whenever an evaluation beats every earlier one, and
+    the count of evaluations since then (`since_best`, for `eval_patience`)."""
 
     def __init__(self, config, folder, nb_actions, processor):
         self.config, self.folder, self.nb_actions, self.processor = config, folder, nb_actions, processor
-        self.best_mean = max((r["mean"] for r in runlog.read_log(folder.eval_log_path)), default=None)
+        self.best, self.since_best = runlog.since_best(runlog.read_log(folder.eval_log_path))
         self.log = runlog.EpisodeLog(folder.eval_log_path)
         self.player = self.env = None
 
@@ -50,10 +51,16 @@ class Evaluator:
         self.player.model.set_weights(agent.model.get_weights())
         result = evaluate(self.player, self.env, self.processor, self.config, step, self.config.eval_episodes)
         self.log.write(result)
-        if self.best_mean is None or result["mean"] > self.best_mean:
-            self.best_mean = result["mean"]
+        if self.best is None or result["mean"] > self.best["mean"]:
+            self.best, self.since_best = result, 0
             save_weights_atomic(agent, self.folder.best_weights_path)
+        else:
+            self.since_best += 1
         return result
+
+    @property
+    def patience_spent(self):
+        return runlog.patience_spent(self.config, self.since_best)
 
     def close(self):
         self.log.close()

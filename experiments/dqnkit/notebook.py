@@ -86,7 +86,8 @@ def train_segment(config, run_dir, steps=None):
 
 @ends_in_one_line_on_stop(STOPPED_TRAINING)
 def train_until_done(config, run_dir, segment_steps):
-    """Segment after segment until total_steps, each checkpointed; one curve display refreshed."""
+    """Segment after segment until total_steps (or eval_patience ends the run), each
+    checkpointed; one curve display refreshed."""
     from IPython.display import Image, display
 
     from dqnkit.plotting import plot_learning_curve
@@ -100,7 +101,7 @@ def train_until_done(config, run_dir, segment_steps):
             curve = display(Image(filename=png), display_id=True)
         else:
             curve.update(Image(filename=png))
-        if result.end_step >= config.total_steps:
+        if result.finished:
             return result
 
 

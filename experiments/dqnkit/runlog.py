@@ -44,8 +44,8 @@ class SegmentJournal:
     the work a kill threw away. Lines: ``{"event": "start" | "checkpoint" | "progress" | "end",
     "step", "time" (Unix seconds), "segment_start_step"}``; the "start" line also names the host,
     the pid and `actor_process` (a schedule key that may change between segments: the race's
-    variants are told apart by it), the "end" line what ended the segment (``done``, ``SIGINT``,
-    ``SIGTERM`` or an exception's name). A segment without an "end" line was killed (or predates
+    variants are told apart by it), the "end" line what ended the segment (``done``,
+    ``eval_patience``, ``SIGINT``, ``SIGTERM`` or an exception's name). A segment without an "end" line was killed (or predates
     end lines): its last line is the last moment known to belong to it."""
 
     def __init__(self, path, start_step, actor_process=False):
@@ -72,6 +72,29 @@ class SegmentJournal:
 
     def close(self):
         self._log.close()
+
+
+def since_best(records):
+    """The best of eval.jsonl's `records` (the first to reach the highest mean; None before any)
+    and how many evaluations came after it: the count `eval_patience` is compared with."""
+    best, since = None, 0
+    for record in records:
+        if best is None or record["mean"] > best["mean"]:
+            best, since = record, 0
+        else:
+            since += 1
+    return best, since
+
+
+def describe_best(best):
+    """Where the best evaluation's weights are, and how to play them."""
+    return (f"the best evaluation (mean {best['mean']:.2f} at step {best['step']:,}) is best_weights.h5; "
+            f"play it with --mode test --weights RUN_DIR/best_weights.h5")
+
+
+def patience_spent(config, since):
+    """Whether the run is over by `eval_patience`: the last `since` evaluations brought no new best."""
+    return config.eval_patience > 0 and since >= config.eval_patience
 
 
 def read_log(path):

@@ -8,7 +8,7 @@ newest checkpoint exactly. Ray is told where each checkpoint is (a small pointer
 Ray copies into its storage); the run folder, replay memory included, never leaves its place.
 
 A sweep command is idempotent: it plans every trial from the command line, skips those that have
-reached ``total_steps``, and trains the others (``--steps N``: N more steps each, one segment per
+reached ``total_steps`` (or were ended by ``eval_patience``), and trains the others (``--steps N``: N more steps each, one segment per
 call, as in training). So after a kill of the whole sweep, the same command continues it.
 
 This module runs a sweep; its parts are ``sweep_plan`` (the trials, each config resolved once),

@@ -9,7 +9,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from dqnkit import configs, envs
+from dqnkit import configs, envs, runlog
 from dqnkit.checkpoint import MANIFEST, Checkpointer
 from dqnkit.errors import UserFacingError
 from dqnkit.run_folder import RunFolder
@@ -35,7 +35,11 @@ class Trial:
 
     @property
     def finished(self):
-        return self.start_step >= self.config.total_steps
+        """At total_steps, or ended by eval_patience (counting the evaluations its checkpoint holds)."""
+        if self.start_step >= self.config.total_steps:
+            return True
+        checkpointed = [r for r in runlog.read_log(self.folder.eval_log_path) if r["step"] <= self.start_step]
+        return runlog.patience_spent(self.config, runlog.since_best(checkpointed)[1])
 
 
 def parse_grid(items):

@@ -1,7 +1,8 @@
 """The runner: training in resumable segments, with the actor, the learner and what hangs off them.
 
 One call of `train` is one *segment*: it resumes from the run's newest complete checkpoint (or
-starts the run), trains until ``config.total_steps`` or for `steps` more steps, and checkpoints
+starts the run), trains until ``config.total_steps`` or for `steps` more steps (or until
+``config.eval_patience`` evaluations in a row bring no new best: the run's end), and checkpoints
 every ``config.checkpoint_every`` steps and at the end. The parts, each in its own module:
 
 - the actor (``actor.py``): ``num_envs`` envs, the processor, the policy and the memory appends;
@@ -58,6 +59,7 @@ class SegmentResult:
     episodes: int
     resumed_from: int  # step of the checkpoint resumed from, or -1 for a new run
     seconds: float
+    finished: bool = False  # the run needs no more segments: at total_steps, or ended by eval_patience
 
 
 class StepsError(UserFacingError):
@@ -90,6 +92,8 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
     # Checked again here, before anything is written: a notebook may change keys of a config it
     # built, and a script may call train() with a config made by hand.
     configs.check_runnable(config)
+    if steps is not None and int(steps) < 1:
+        raise StepsError(f"steps must be a positive number of steps to train, got {steps}")
     if steps is not None and int(steps) % config.num_envs:
         raise StepsError(f"--steps ({int(steps):,}) must be a multiple of num_envs ({config.num_envs}): each vector "
                          f"step plays {config.num_envs} transitions")
@@ -159,11 +163,19 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         progress.print(f"Resumed {folder.path} at step {step:,}{within}.")
     else:
         progress.print(f"Started {folder.path}.")
+    best, evaluations_since_best = runlog.since_best(runlog.read_log(folder.eval_log_path))
+    if runlog.patience_spent(config, evaluations_since_best):
+        progress.print(f"Nothing to do: the run has ended by eval_patience={config.eval_patience}: no evaluation since "
+                       f"step {best['step']:,} brought a new best mean ({evaluations_since_best} of them); "
+                       f"{runlog.describe_best(best)}. To train on, raise eval_patience or set it to 0 (--set "
+                       f"eval_patience=0; eval_patience=0 in nb.make_config in the notebook).")
+        _close_all(*played)
+        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=True)
     if step >= stop_step:
         progress.print(f"Nothing to do: the run is at step {step:,} of total_steps={config.total_steps:,}. "
                        f"To train on, raise total_steps (--set total_steps=N; TOTAL_STEPS in the notebook).")
         _close_all(*played)
-        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0)
+        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=step >= config.total_steps)
 
     episode_log = runlog.EpisodeLog(folder.log_path)
     journal = runlog.SegmentJournal(folder.segments_path, start_step=step, actor_process=config.actor_process)
@@ -227,6 +239,10 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                     if board is not None:
                         board.evaluation(result)
                     progress.print(_eval_summary(result))
+                    if evaluator.patience_spent:  # the run ends here, with a checkpoint like any evaluation's
+                        stop_step = step
+                        progress.print(f"eval_patience={config.eval_patience}: no new best mean in "
+                                       f"{evaluator.since_best} evaluation(s) in a row; the run ends here.")
                 due = step >= stop_step or evaluation_due or _crossed(previous_step, step, config.checkpoint_every)
                 if signals.pending and not due and not in_process and not actor.at_checkpointable_step(step):
                     # The actor process is already playing the next vector step: it stops after
@@ -247,7 +263,8 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
                     raise Stopped(signals.pending)
         if signals.pending:  # arrived after the last step's check: the checkpoint at `step` exists
             raise Stopped(signals.pending)
-        journal.end(step, "done")
+        ended_by_patience = evaluator.patience_spent
+        journal.end(step, "eval_patience" if ended_by_patience else "done")
     except Stopped as stopped:
         stopped.step, stopped.checkpoint_step = step, last_checkpoint
         journal.end(step, signal.Signals(stopped.signum).name)
@@ -265,8 +282,15 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         stopped = Stopped(signals.pending)
         stopped.step, stopped.checkpoint_step = step, last_checkpoint
         raise stopped
-    progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in {folder.path}")
-    return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time)
+    if ended_by_patience:
+        progress.print(f"Run ended by eval_patience={config.eval_patience} at step {step:,} (total_steps "
+                       f"{config.total_steps:,}); checkpoint and weights.h5 (the last weights) saved in {folder.path}; "
+                       f"{runlog.describe_best(evaluator.best)}.")
+    else:
+        progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in "
+                       f"{folder.path}")
+    return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time,
+                         finished=ended_by_patience or step >= config.total_steps)
 
 
 def _crossed(before, after, every):
