@@ -112,8 +112,6 @@ def run(args):
 
     if args.get("weights"):
         raise UserError("--weights is for --mode test; train mode resumes from the run folder's checkpoints")
-    if args.get("steps") is not None and args.steps < 1:
-        raise UserError(f"--steps must be a positive number of steps, got {args.steps}")
     progress = None if args.get("progress", "auto") == "auto" else args.progress
     return training.train(config, run_dir, steps=args.get("steps"), progress_mode=progress)
 

@@ -86,12 +86,6 @@ def since_best(records):
     return best, since
 
 
-def describe_best(best):
-    """Where the best evaluation's weights are, and how to play them."""
-    return (f"the best evaluation (mean {best['mean']:.2f} at step {best['step']:,}) is best_weights.h5; "
-            f"play it with --mode test --weights RUN_DIR/best_weights.h5")
-
-
 def patience_spent(config, since):
     """Whether the run is over by `eval_patience`: the last `since` evaluations brought no new best."""
     return config.eval_patience > 0 and since >= config.eval_patience

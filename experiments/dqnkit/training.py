@@ -93,7 +93,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
     # built, and a script may call train() with a config made by hand.
     configs.check_runnable(config)
     if steps is not None and int(steps) < 1:
-        raise StepsError(f"steps must be a positive number of steps to train, got {steps}")
+        raise StepsError(f"--steps must be a positive number of steps, got {steps}")
     if steps is not None and int(steps) % config.num_envs:
         raise StepsError(f"--steps ({int(steps):,}) must be a multiple of num_envs ({config.num_envs}): each vector "
                          f"step plays {config.num_envs} transitions")
@@ -167,7 +167,7 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
     if runlog.patience_spent(config, evaluations_since_best):
         progress.print(f"Nothing to do: the run has ended by eval_patience={config.eval_patience}: no evaluation since "
                        f"step {best['step']:,} brought a new best mean ({evaluations_since_best} of them); "
-                       f"{runlog.describe_best(best)}. To train on, raise eval_patience or set it to 0 (--set "
+                       f"{_describe_best(best)}. To train on, raise eval_patience or set it to 0 (--set "
                        f"eval_patience=0; eval_patience=0 in nb.make_config in the notebook).")
         _close_all(*played)
         return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=True)
@@ -175,7 +175,7 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         progress.print(f"Nothing to do: the run is at step {step:,} of total_steps={config.total_steps:,}. "
                        f"To train on, raise total_steps (--set total_steps=N; TOTAL_STEPS in the notebook).")
         _close_all(*played)
-        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=step >= config.total_steps)
+        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=True)  # steps >= 1: at total_steps
 
     episode_log = runlog.EpisodeLog(folder.log_path)
     journal = runlog.SegmentJournal(folder.segments_path, start_step=step, actor_process=config.actor_process)
@@ -285,12 +285,18 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
     if ended_by_patience:
         progress.print(f"Run ended by eval_patience={config.eval_patience} at step {step:,} (total_steps "
                        f"{config.total_steps:,}); checkpoint and weights.h5 (the last weights) saved in {folder.path}; "
-                       f"{runlog.describe_best(evaluator.best)}.")
+                       f"{_describe_best(evaluator.best)}.")
     else:
         progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in "
                        f"{folder.path}")
     return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time,
                          finished=ended_by_patience or step >= config.total_steps)
+
+
+def _describe_best(best):
+    """Where the best evaluation's weights are (a record of eval.jsonl), and how to play them."""
+    return (f"the best evaluation (mean {best['mean']:.2f} at step {best['step']:,}) is best_weights.h5; "
+            f"play it with --mode test --weights RUN_DIR/best_weights.h5")
 
 
 def _crossed(before, after, every):
