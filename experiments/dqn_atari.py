@@ -33,7 +33,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="train this many more steps in this segment")
     parser.add_argument("--weights", default=None, help="test: weights to load: HDF5 (.h5, the example's .h5f) or a "
                         "TensorFlow checkpoint prefix (default: the run's weights.h5, then the agent shipped for the env: "
-                        "weights/dqn_<env>_weights.h5 of a checkout, or installed with the kit)")
+                        "weights/dqn_<env>_weights.h5 of a checkout, or installed with the kit); played with the "
+                        "config saved beside it, unless --config or --run-dir names one")
     parser.add_argument("--episodes", type=int, default=None, help="test: episodes to play")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--video", dest="video", action="store_true", default=None, help="record episode videos")

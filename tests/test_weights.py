@@ -134,3 +134,43 @@ def test_test_mode_plays_one_game_of_the_shipped_pong_agent(tmp_path):
                              "1", "--no-video"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dqn_PongNoFrameskip-v4_weights.h5" in result.stdout and "Episode 1: score " in result.stdout
+
+
+def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, monkeypatch):
+    """`--weights FILE` with no run folder of its own: a shipped-style pair (dqn_<env>_weights.h5
+    + dqn_<env>_config.json) or a run folder's best_weights.h5 plays with the config it was
+    trained with, not the default preset's (1 frame a step where it learnt with 4: it loses every
+    game). --env-name still applies on top (the sticky-actions check); a named preset wins."""
+    from dqnkit import resolve
+    from dqnkit.run_folder import RunFolder
+
+    monkeypatch.chdir(tmp_path)  # the default run folder lands here, empty
+    trained = configs.make_config("pong")
+    shipped_dir, run_dir = tmp_path / "shipped", tmp_path / "run"
+    shipped_dir.mkdir()
+    run_dir.mkdir()
+    (shipped_dir / "dqn_PongNoFrameskip-v4_weights.h5").write_bytes(b"weights")
+    (shipped_dir / "dqn_PongNoFrameskip-v4_config.json").write_text(configs.to_json(trained))
+    RunFolder(str(run_dir)).save_config(trained)
+    (run_dir / "best_weights.h5").write_bytes(b"weights")
+
+    weights = str(shipped_dir / "dqn_PongNoFrameskip-v4_weights.h5")
+    config, played, _ = resolve.resolve_test(weights=weights, overrides={"env_name": "ALE/Pong-v5"})
+    assert played == weights and config.env_name == "ALE/Pong-v5"
+    assert (config.frame_skip, config.max_pool_frames, config.noop_max, config.epsilon_test) == (4, True, 30, 0.01)
+
+    config, _, _ = resolve.resolve_test(weights=str(run_dir / "best_weights.h5"))
+    assert config == configs.compose(configs.make_config("pong"))
+
+    default = configs.make_config(resolve.DEFAULT_PRESET)
+    config, _, _ = resolve.resolve_test(preset=resolve.DEFAULT_PRESET, weights=weights)
+    assert (config.max_pool_frames, config.epsilon_test) == (default.max_pool_frames, default.epsilon_test)
+    lone = tmp_path / "lone_weights.h5"
+    lone.write_bytes(b"weights")
+    config, _, _ = resolve.resolve_test(weights=str(lone))
+    assert config == configs.compose(default)  # nothing beside it: the default preset, as before
+
+    (shipped_dir / "dqn_PongNoFrameskip-v4_config.json").write_text("{garbled")
+    with pytest.raises(configs.ConfigError, match="is not a readable config") as refused:
+        resolve.resolve_test(weights=weights)
+    assert "\n" not in str(refused.value)

@@ -5,8 +5,9 @@ Config: an existing run's own config (``config.json``, or its newest checkpoint'
 ``config.json`` is lost or garbled) unless a preset is named; otherwise the preset (default
 ``keras_rl``); then the overrides. Run folder: as given, or ``runs/<env>-<preset>-seed<seed>``.
 Test weights: ``--weights``, else the run folder's ``weights.h5``, else the agent shipped for
-that env (in the checkout's ``weights/``, or installed with the package), played with the config
-shipped beside it.
+that env (in the checkout's ``weights/``, or installed with the package). Weights from outside a
+run folder with a config play with the config saved beside them (``config_beside``) unless a
+preset is named: the shipped agent's, or the run folder's of a ``--weights RUN/best_weights.h5``.
 """
 import importlib.util
 import os
@@ -74,19 +75,43 @@ def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=Non
     config, resolved_dir = resolve_config(preset, run_dir, overrides, sets)
     folder = RunFolder(resolved_dir)
     if weights:
-        return config, weights, folder.video_dir
-    if os.path.isfile(folder.weights_path):
+        chosen, chosen_config = weights, config_beside(weights)
+    elif os.path.isfile(folder.weights_path):
         return config, folder.weights_path, folder.video_dir
-    shipped = shipped_agent(config.env_name, weights_dirs)
-    if shipped is None:
-        raise NoWeightsError(f"no weights found: {folder.weights_path} does not exist and weights/ ships none for "
-                             f"{config.env_name}; train first with --mode train --run-dir {resolved_dir}, "
-                             "or pass --weights FILE")
-    shipped_weights, shipped_config = shipped
-    if shipped_config and not preset and not folder.has_config():
-        # Play the shipped agent with the preprocessing and epsilon it was trained and evaluated with.
-        with open(shipped_config, encoding="utf-8") as f:
-            config = configs.compose(configs.from_json_text(f.read()), overrides, sets)
+    else:
+        shipped = shipped_agent(config.env_name, weights_dirs)
+        if shipped is None:
+            raise NoWeightsError(f"no weights found: {folder.weights_path} does not exist and weights/ ships none "
+                                 f"for {config.env_name}; train first with --mode train --run-dir {resolved_dir}, "
+                                 "or pass --weights FILE")
+        chosen, chosen_config = shipped
+    if chosen_config and not preset and not folder.has_config():
+        # Play the weights with the preprocessing and epsilon they were trained and evaluated with:
+        # an agent trained with a 4-frame max-pooled skip loses every game at the preset's 1 frame.
+        config = configs.compose(read_config_file(chosen_config), overrides, sets)
         if not run_dir:
             folder = RunFolder(default_run_dir(config))
-    return config, shipped_weights, folder.video_dir
+    return config, chosen, folder.video_dir
+
+
+def config_beside(weights):
+    """The config saved next to a weights file, or None: ``dqn_<env>_config.json`` beside
+    ``dqn_<env>_weights.h5`` (how weights/ ships agents), else the ``config.json`` of the run
+    folder the file is in (its ``weights.h5`` or ``best_weights.h5``)."""
+    directory, name = os.path.split(weights)
+    stem = name.rsplit("_weights", 1)[0] if "_weights" in name else None
+    for candidate in ([f"{stem}_config.json"] if stem else []) + ["config.json"]:
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_config_file(path):
+    """A saved config (a run's config.json or a shipped one) as a config; one line if it is garbled."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return configs.from_json_text(f.read())
+    except (OSError, ValueError) as exc:
+        raise configs.ConfigError(f"{path} is not a readable config ({exc}); pass --config PRESET (or --run-dir) "
+                                  "to say what the weights were trained with") from None
