@@ -34,7 +34,8 @@ def parse_args(argv=None):
     parser.add_argument("--weights", default=None, help="test: weights to load: HDF5 (.h5, the example's .h5f) or a "
                         "TensorFlow checkpoint prefix (default: the run's weights.h5, then the agent shipped for the env: "
                         "weights/dqn_<env>_weights.h5 of a checkout, or installed with the kit); played with the "
-                        "config saved beside it, unless --config or --run-dir names one")
+                        "config saved beside it (<name>_config.json, or the run's for a run folder's weights.h5 or "
+                        "best_weights.h5), unless --config or a --run-dir with a config is given")
     parser.add_argument("--episodes", type=int, default=None, help="test: episodes to play")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--video", dest="video", action="store_true", default=None, help="record episode videos")

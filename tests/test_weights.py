@@ -136,39 +136,56 @@ def test_test_mode_plays_one_game_of_the_shipped_pong_agent(tmp_path):
     assert "dqn_PongNoFrameskip-v4_weights.h5" in result.stdout and "Episode 1: score " in result.stdout
 
 
-def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, monkeypatch):
-    """`--weights FILE` with no run folder of its own: a shipped-style pair (dqn_<env>_weights.h5
-    + dqn_<env>_config.json) or a run folder's best_weights.h5 plays with the config it was
-    trained with, not the default preset's (1 frame a step where it learnt with 4: it loses every
-    game). --env-name still applies on top (the sticky-actions check); a named preset wins."""
+def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, monkeypatch, capsys):
+    """`--weights FILE`: a shipped-style pair (dqn_<env>_weights.h5 + dqn_<env>_config.json) or a
+    run folder's best_weights.h5 plays with the config it was trained with, not the default
+    preset's (1 frame a step where it learnt with 4: it loses every game). --env-name still applies
+    on top (the sticky-actions check); a named preset or a --run-dir with a config wins."""
     from dqnkit import resolve
-    from dqnkit.run_folder import RunFolder
+    from dqnkit.run_folder import RunFolder, default_run_dir
 
-    monkeypatch.chdir(tmp_path)  # the default run folder lands here, empty
-    trained = configs.make_config("pong")
+    monkeypatch.chdir(tmp_path)
+    default = configs.make_config(resolve.DEFAULT_PRESET)
+    # A run of the default preset in the default folder says nothing about weights from elsewhere.
+    pong = {"env_name": "PongNoFrameskip-v4"}
+    default_pong_run = default_run_dir(configs.compose(configs.make_config(resolve.DEFAULT_PRESET), pong))
+    os.makedirs(default_pong_run)
+    RunFolder(default_pong_run).save_config(configs.compose(configs.make_config(resolve.DEFAULT_PRESET), pong))
     shipped_dir, run_dir = tmp_path / "shipped", tmp_path / "run"
     shipped_dir.mkdir()
     run_dir.mkdir()
     (shipped_dir / "dqn_PongNoFrameskip-v4_weights.h5").write_bytes(b"weights")
-    (shipped_dir / "dqn_PongNoFrameskip-v4_config.json").write_text(configs.to_json(trained))
-    RunFolder(str(run_dir)).save_config(trained)
+    (shipped_dir / "dqn_PongNoFrameskip-v4_config.json").write_text(configs.to_json(configs.make_config("pong")))
+    run_config = configs.make_config("pong")
+    run_config.epsilon_test = 0.02  # tells the run's config from the shipped one
+    RunFolder(str(run_dir)).save_config(run_config)
     (run_dir / "best_weights.h5").write_bytes(b"weights")
 
     weights = str(shipped_dir / "dqn_PongNoFrameskip-v4_weights.h5")
     config, played, _ = resolve.resolve_test(weights=weights, overrides={"env_name": "ALE/Pong-v5"})
     assert played == weights and config.env_name == "ALE/Pong-v5"
     assert (config.frame_skip, config.max_pool_frames, config.noop_max, config.epsilon_test) == (4, True, 30, 0.01)
+    config, _, _ = resolve.resolve_test(weights=weights, overrides=pong)
+    assert (config.frame_skip, config.max_pool_frames) == (4, True)  # the default run folder has a config
+    config, _, video_dir = resolve.resolve_test(run_dir=str(tmp_path / "new-run"), weights=weights)
+    assert config.epsilon_test == 0.01 and video_dir.startswith(str(tmp_path / "new-run"))  # a run with no config
 
     config, _, _ = resolve.resolve_test(weights=str(run_dir / "best_weights.h5"))
-    assert config == configs.compose(configs.make_config("pong"))
-
-    default = configs.make_config(resolve.DEFAULT_PRESET)
+    assert config == configs.compose(run_config)
+    config, _, _ = resolve.resolve_test(run_dir=str(run_dir), weights=weights)
+    assert config.epsilon_test == 0.02  # --run-dir with a config of its own wins
     config, _, _ = resolve.resolve_test(preset=resolve.DEFAULT_PRESET, weights=weights)
     assert (config.max_pool_frames, config.epsilon_test) == (default.max_pool_frames, default.epsilon_test)
-    lone = tmp_path / "lone_weights.h5"
+
+    capsys.readouterr()
+    lone = shipped_dir / "lone_weights.h5"  # nothing of its name beside it; a stray config.json does not count
     lone.write_bytes(b"weights")
+    (shipped_dir / "config.json").write_text(configs.to_json(run_config))
     config, _, _ = resolve.resolve_test(weights=str(lone))
-    assert config == configs.compose(default)  # nothing beside it: the default preset, as before
+    assert config == configs.compose(default)
+    assert capsys.readouterr().out.count("No config is saved beside") == 1
+    config, _, _ = resolve.resolve_test(weights=str(shipped_dir))  # a folder: loading refuses it later
+    assert config == configs.compose(default)
 
     (shipped_dir / "dqn_PongNoFrameskip-v4_config.json").write_text("{garbled")
     with pytest.raises(configs.ConfigError, match="is not a readable config") as refused:

@@ -5,9 +5,9 @@ Config: an existing run's own config (``config.json``, or its newest checkpoint'
 ``config.json`` is lost or garbled) unless a preset is named; otherwise the preset (default
 ``keras_rl``); then the overrides. Run folder: as given, or ``runs/<env>-<preset>-seed<seed>``.
 Test weights: ``--weights``, else the run folder's ``weights.h5``, else the agent shipped for
-that env (in the checkout's ``weights/``, or installed with the package). Weights from outside a
-run folder with a config play with the config saved beside them (``config_beside``) unless a
-preset is named: the shipped agent's, or the run folder's of a ``--weights RUN/best_weights.h5``.
+that env (in the checkout's ``weights/``, or installed with the package). Unless a preset is named
+or ``--run-dir`` gives a run with a config, ``--weights`` and shipped agents play with the config
+saved beside them (``config_beside``); with none there, the default preset's, said in one line.
 """
 import importlib.util
 import os
@@ -74,36 +74,51 @@ def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=Non
     `weights_dirs` replaces the folders searched for shipped agents (a notebook knows its checkout)."""
     config, resolved_dir = resolve_config(preset, run_dir, overrides, sets)
     folder = RunFolder(resolved_dir)
-    if weights:
-        chosen, chosen_config = weights, config_beside(weights)
-    elif os.path.isfile(folder.weights_path):
+    if not weights and os.path.isfile(folder.weights_path):
         return config, folder.weights_path, folder.video_dir
+    # Weights from elsewhere play with the preprocessing and epsilon they were trained and evaluated
+    # with (an agent trained with a 4-frame max-pooled skip loses every game at 1 frame a step),
+    # unless a preset is named or --run-dir gives a run with a config of its own.
+    use_saved = not preset and not (run_dir and folder.has_config())
+    if weights:
+        saved = config_beside(weights) if use_saved else None
+        if use_saved and saved is None and not os.path.isdir(weights):
+            print(f"No config is saved beside {weights}: playing it with the {DEFAULT_PRESET} preset's settings "
+                  "(pass --config PRESET if it was trained with another)")
     else:
         shipped = shipped_agent(config.env_name, weights_dirs)
         if shipped is None:
             raise NoWeightsError(f"no weights found: {folder.weights_path} does not exist and weights/ ships none "
                                  f"for {config.env_name}; train first with --mode train --run-dir {resolved_dir}, "
                                  "or pass --weights FILE")
-        chosen, chosen_config = shipped
-    if chosen_config and not preset and not folder.has_config():
-        # Play the weights with the preprocessing and epsilon they were trained and evaluated with:
-        # an agent trained with a 4-frame max-pooled skip loses every game at the preset's 1 frame.
-        config = configs.compose(read_config_file(chosen_config), overrides, sets)
+        weights, shipped_config = shipped
+        saved = read_config_file(shipped_config) if use_saved and shipped_config else None
+    if saved is not None:
+        config = configs.compose(saved, overrides, sets)
         if not run_dir:
             folder = RunFolder(default_run_dir(config))
-    return config, chosen, folder.video_dir
+    return config, weights, folder.video_dir
+
+
+RUN_WEIGHTS = ("weights.h5", "best_weights.h5")
 
 
 def config_beside(weights):
-    """The config saved next to a weights file, or None: ``dqn_<env>_config.json`` beside
-    ``dqn_<env>_weights.h5`` (how weights/ ships agents), else the ``config.json`` of the run
-    folder the file is in (its ``weights.h5`` or ``best_weights.h5``)."""
+    """The config saved with a weights file, or None: ``<name>_config.json`` beside
+    ``<name>_weights...`` (how weights/ ships agents: ``dqn_<env>_config.json``), or for a run
+    folder's ``weights.h5`` or ``best_weights.h5`` that run's config (its config.json, else the
+    newest checkpoint's copy). Only these: a stray config.json elsewhere says nothing about the file."""
+    if os.path.isdir(weights):
+        return None  # not weights: loading them says so in its own words
     directory, name = os.path.split(weights)
-    stem = name.rsplit("_weights", 1)[0] if "_weights" in name else None
-    for candidate in ([f"{stem}_config.json"] if stem else []) + ["config.json"]:
-        path = os.path.join(directory, candidate)
+    if "_weights" in name:
+        path = os.path.join(directory, name.rsplit("_weights", 1)[0] + "_config.json")
         if os.path.isfile(path):
-            return path
+            return read_config_file(path)
+    if name in RUN_WEIGHTS:
+        folder = RunFolder(directory or ".")
+        saved = folder.saved_config()
+        return saved if saved is not None else folder.checkpoint_config()[1]
     return None
 
 
