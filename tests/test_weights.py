@@ -148,9 +148,9 @@ def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, 
     default = configs.make_config(resolve.DEFAULT_PRESET)
     # A run of the default preset in the default folder says nothing about weights from elsewhere.
     pong = {"env_name": "PongNoFrameskip-v4"}
-    default_pong_run = default_run_dir(configs.compose(configs.make_config(resolve.DEFAULT_PRESET), pong))
-    os.makedirs(default_pong_run)
-    RunFolder(default_pong_run).save_config(configs.compose(configs.make_config(resolve.DEFAULT_PRESET), pong))
+    default_pong = configs.compose(configs.make_config(resolve.DEFAULT_PRESET), pong)
+    os.makedirs(default_run_dir(default_pong))
+    RunFolder(default_run_dir(default_pong)).save_config(default_pong)
     shipped_dir, run_dir = tmp_path / "shipped", tmp_path / "run"
     shipped_dir.mkdir()
     run_dir.mkdir()

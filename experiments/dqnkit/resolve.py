@@ -82,7 +82,7 @@ def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=Non
     use_saved = not preset and not (run_dir and folder.has_config())
     if weights:
         saved = config_beside(weights) if use_saved else None
-        if use_saved and saved is None and not os.path.isdir(weights):
+        if use_saved and saved is None and not os.path.isdir(weights):  # a folder: loading refuses it
             print(f"No config is saved beside {weights}: playing it with the {DEFAULT_PRESET} preset's settings "
                   "(pass --config PRESET if it was trained with another)")
     else:
@@ -108,8 +108,6 @@ def config_beside(weights):
     ``<name>_weights...`` (how weights/ ships agents: ``dqn_<env>_config.json``), or for a run
     folder's ``weights.h5`` or ``best_weights.h5`` that run's config (its config.json, else the
     newest checkpoint's copy). Only these: a stray config.json elsewhere says nothing about the file."""
-    if os.path.isdir(weights):
-        return None  # not weights: loading them says so in its own words
     directory, name = os.path.split(weights)
     if "_weights" in name:
         path = os.path.join(directory, name.rsplit("_weights", 1)[0] + "_config.json")
