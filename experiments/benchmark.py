@@ -34,16 +34,18 @@ from rl.agents.dqn import DQNAgent
 from rl.callbacks import Callback  
 from rl.memory import SequentialMemory  
 
-from dqnkit import configs, envs, rngs  
-from dqnkit.agent import build_agent  
-from dqnkit.checkpoint import Checkpointer  
-from dqnkit.memory import Batch, RingMemory  
-from dqnkit.model import build_mnih2015_model  
-from dqnkit.rngs import make_deterministic  
-from dqnkit.actor import Actor, ReplayLearner
-from dqnkit.actor_process import ActorProcess
-from dqnkit.training import make_run_envs
-from dqnkit.run_state import bundle
+from dqnkit import configs
+from dqnkit.envs import ale
+from dqnkit.agent import rngs
+from dqnkit.agent.fast_dqn import build_agent  
+from dqnkit.run.checkpoint import Checkpointer  
+from dqnkit.memory.ring import Batch, RingMemory  
+from dqnkit.agent.nets import build_mnih2015_model  
+from dqnkit.agent.rngs import make_deterministic  
+from dqnkit.acting.actor import Actor, ReplayLearner
+from dqnkit.acting.actor_process import ActorProcess
+from dqnkit.envs.run_envs import make_run_envs
+from dqnkit.run.run_state import bundle
 from processors import AtariProcessor, KerasRLExampleProcessor  
 
 ENV = "BreakoutDeterministic-v4"
@@ -83,7 +85,7 @@ def rss_bytes():
 
 
 def real_frames(count, processor, seed=0):
-    env = envs.make_env(ENV)
+    env = ale.make_env(ENV)
     obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     raw, processed = [], []
@@ -134,7 +136,7 @@ def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, 
     config = bench_config(warmup, memory - memory % num_envs, epsilon, preset)
     config.num_envs, config.actor_process = num_envs, actor_process
     total = warmup + learning_steps - (warmup + learning_steps) % num_envs
-    probe = envs.make_config_env(config)
+    probe = ale.make_config_env(config)
     nb_actions = probe.action_space.n
     probe.close()
     agent = build_agent(config, nb_actions, model=None if model is None else model(nb_actions))
@@ -172,7 +174,7 @@ class _StepClock(Callback):
 def time_stock_loop(warmup, learning_steps):
     """The same for keras-rl2's DQNAgent.fit with its SequentialMemory and the example's processor."""
     config = bench_config(warmup, max(warmup + learning_steps + 10_000, 20_000))
-    env = envs.make_env(ENV)
+    env = ale.make_env(ENV)
     env.reset(seed=0)
     agent = build_agent(config, env.action_space.n, memory=SequentialMemory(limit=config.memory_limit, window_length=4),
                         agent_class=DQNAgent, model=build_mnih2015_model(env.action_space.n, scale_inputs=False))
@@ -222,7 +224,7 @@ def time_floor(repeats, rounds=3):
 
 
 def time_env(steps, processor=None, obs_type="rgb"):
-    env = envs.make_env(ENV, obs_type=obs_type)
+    env = ale.make_env(ENV, obs_type=obs_type)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.integers(0, 4, steps)
@@ -277,7 +279,7 @@ def time_checkpoint(frames, entries, workdir):
     fill(memory, frames, entries)
     config = bench_config(1000, 5000)
     agent = build_agent(config, 4)
-    env = envs.make_env(ENV)
+    env = ale.make_env(ENV)
     env.reset(seed=0)
     arrays, state = bundle(agent, env, config, entries, 0)
     directory = os.path.join(workdir, f"ckpt-bench-{entries}")
@@ -309,7 +311,7 @@ def training_process_rss(entries):
 def rss_probe(entries):
     """What `training_process_rss` measures, run in the fresh process it starts."""
     config = bench_config(100, max(entries, 1000))
-    env = envs.make_env(ENV, obs_type="grayscale")
+    env = ale.make_env(ENV, obs_type="grayscale")
     env.reset(seed=0)
     agent = build_agent(config, env.action_space.n)
     _, frames = real_frames(1000, AtariProcessor())

@@ -16,7 +16,7 @@ import warnings
 
 from dqnkit import configs  # light: no TensorFlow yet, so --help is instant
 from dqnkit.errors import UserFacingError
-from dqnkit.stopping import Stopped
+from dqnkit.training.stopping import Stopped
 
 MODES = ("train", "test", "plot")
 
@@ -99,11 +99,11 @@ def run(args):
 
     config, run_dir = resolve.resolve_config(**where)
     if mode == "plot":
-        from dqnkit.plotting import plot_learning_curve
+        from dqnkit.reporting.plotting import plot_learning_curve
 
         if os.path.isdir(run_dir):
             check_writable(run_dir, "copy the run folder somewhere you can write and plot the copy")
-        from dqnkit.run_folder import RunFolder
+        from dqnkit.run.folder import RunFolder
 
         folder = RunFolder(run_dir)
         path = plot_learning_curve(folder.log_path, folder.learning_curve_path)

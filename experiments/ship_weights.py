@@ -21,8 +21,8 @@ import numpy as np
 from dqnkit import configs
 from dqnkit.errors import UserFacingError
 from dqnkit.resolve import shipped_paths
-from dqnkit.run_folder import RunFolder
-from dqnkit.runlog import continuity_problems, read_log
+from dqnkit.run.folder import RunFolder
+from dqnkit.reporting.runlog import continuity_problems, read_log
 
 
 def evaluation_table(evaluations):
@@ -104,7 +104,7 @@ def main(argv=None):
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from dqnkit.plotting import plot_learning_curve
+    from dqnkit.reporting.plotting import plot_learning_curve
 
     stem = weights_path[: -len("_weights.h5")]
     plot_learning_curve(folder.log_path, f"{stem}_learning_curve.png")

@@ -15,9 +15,9 @@ import os
 import sys
 
 from dqnkit.errors import UserFacingError
-from dqnkit.run_folder import RunFolder
-from dqnkit.runlog import read_log
-from dqnkit.solve_time import solve_time
+from dqnkit.run.folder import RunFolder
+from dqnkit.reporting.runlog import read_log
+from dqnkit.reporting.solved import solve_time
 
 
 def main(argv=None):

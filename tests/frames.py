@@ -1,11 +1,11 @@
 """Real ALE frames and transitions for tests (Breakout, random play, fixed seed)."""
 import numpy as np
 
-from dqnkit import envs
+from dqnkit.envs import ale
 
 
 def breakout_frames(count=300, seed=0):
-    env = envs.make_env("BreakoutDeterministic-v4")
+    env = ale.make_env("BreakoutDeterministic-v4")
     obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     frames = [obs]
@@ -22,7 +22,7 @@ def breakout_frames(count=300, seed=0):
 def breakout_transitions(count, processor, seed=0):
     """(observation, action, reward, terminal) appends as keras-rl2's fit loop makes them,
     including the extra (terminal observation, action, 0, False) append at each episode end."""
-    env = envs.make_env("BreakoutDeterministic-v4")
+    env = ale.make_env("BreakoutDeterministic-v4")
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     obs = processor.process_observation(obs)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from dqnkit.runlog import continuity_problems, is_wall_clock_field, read_log
+from dqnkit.reporting.runlog import continuity_problems, is_wall_clock_field, read_log
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(REPO_ROOT, "experiments", "dqn_atari.py")

@@ -5,9 +5,9 @@ from rl.agents.dqn import DQNAgent
 from rl.memory import SequentialMemory
 
 from dqnkit import configs
-from dqnkit.agent import build_agent
-from dqnkit.memory import RingMemory
-from dqnkit.model import build_mnih2015_model
+from dqnkit.agent.fast_dqn import build_agent
+from dqnkit.memory.ring import RingMemory
+from dqnkit.agent.nets import build_mnih2015_model
 from frames import breakout_transitions
 from processors import AtariProcessor, KerasRLExampleProcessor
 

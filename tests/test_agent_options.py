@@ -22,8 +22,8 @@ from rl.processors import MultiInputProcessor
 from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
 from tf_keras import layers
 
-from dqnkit.agent import FastDQNAgent
-from dqnkit.memory import RingMemory
+from dqnkit.agent.fast_dqn import FastDQNAgent
+from dqnkit.memory.ring import RingMemory
 
 NB_ACTIONS, WINDOW, OBS_SHAPE = 3, 2, (4,)
 

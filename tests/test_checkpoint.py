@@ -7,10 +7,14 @@ import os
 import numpy as np
 import pytest
 
-from dqnkit import configs, envs, playing, rngs, run_state
-from dqnkit.agent import build_agent
-from dqnkit.checkpoint import Checkpointer
-from dqnkit.memory import RingMemory
+from dqnkit import configs
+from dqnkit.acting.games import play_game
+from dqnkit.envs import ale
+from dqnkit.agent import rngs
+from dqnkit.run import run_state
+from dqnkit.agent.fast_dqn import build_agent
+from dqnkit.run.checkpoint import Checkpointer
+from dqnkit.memory.ring import RingMemory
 from frames import breakout_transitions
 from processors import AtariProcessor
 
@@ -36,7 +40,7 @@ def trained_agent(transitions, count):
 
 
 def new_env():
-    env = envs.make_config_env(CONFIG)
+    env = ale.make_config_env(CONFIG)
     env.reset(seed=CONFIG.seed)
     return env
 
@@ -99,7 +103,7 @@ def test_continuing_after_a_restore_equals_never_stopping(transitions, tmp_path)
     for a, e in ((agent, env), (restored, restored_env)):
         rngs.set_state(arrays, state)  # the same global draws for both
         a.training = True
-        games.append(playing.play_game(a, e, AtariProcessor(), True, step=count))
+        games.append(play_game(a, e, AtariProcessor(), True, step=count))
     assert games[0].score == games[1].score and games[0].steps == games[1].steps
     assert games[0].losses == games[1].losses and len(games[0].losses) > 10
     for mine, theirs in zip(restored.model.get_weights(), agent.model.get_weights()):

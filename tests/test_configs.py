@@ -1,7 +1,7 @@
 """Configs: the keras_rl preset is the example's, overrides are typed, mistakes are explained."""
 import pytest
 
-from dqnkit import configs
+from dqnkit import configs, resolve
 
 
 def test_keras_rl_preset_is_the_examples_hyperparameters():
@@ -124,7 +124,7 @@ def test_pong_preset_is_the_books_hyperparameters_on_the_references_env():
 
 
 def test_a_saved_config_naming_no_preset_reads_as_custom_everywhere():
-    from dqnkit.run_folder import default_run_dir
+    from dqnkit.run.folder import default_run_dir
 
     config = configs.from_json_text('{"seed": 5, "gamma": 0.98}')  # config.json written by hand
     assert config.preset == configs.CUSTOM == "custom" and config.gamma == 0.98
@@ -135,7 +135,7 @@ def test_a_saved_config_naming_no_preset_reads_as_custom_everywhere():
 
 
 def test_compose_applies_overrides_then_sets_and_checks_the_env():
-    config = configs.compose(configs.make_config("smoke"), {"gamma": 0.9, "seed": 3}, ["gamma=0.8"])
+    config = resolve.compose(configs.make_config("smoke"), {"gamma": 0.9, "seed": 3}, ["gamma=0.8"])
     assert (config.gamma, config.seed) == (0.8, 3)
     with pytest.raises(Exception, match="steps one frame at a time; set frame_skip=4"):
-        configs.compose(configs.make_config("smoke"), {"env_name": "PongNoFrameskip-v4"}, ["max_pool_frames=true"])
+        resolve.compose(configs.make_config("smoke"), {"env_name": "PongNoFrameskip-v4"}, ["max_pool_frames=true"])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dqnkit import envs
+from dqnkit.envs import ale
 
 
 @pytest.mark.parametrize("name, game, frameskip, sticky", [
@@ -13,7 +13,7 @@ from dqnkit import envs
     ("ALE/Breakout-v5", "breakout", 4, 0.25),
 ])
 def test_classic_and_ale_names(name, game, frameskip, sticky):
-    env = envs.make_env(name)
+    env = ale.make_env(name)
     kwargs = env.spec.kwargs
     assert (kwargs["game"], kwargs["frameskip"], kwargs["repeat_action_probability"]) == (game, frameskip, sticky)
     obs, _ = env.reset(seed=0)
@@ -23,8 +23,8 @@ def test_classic_and_ale_names(name, game, frameskip, sticky):
 
 @pytest.mark.parametrize("name, fragment", [("CartPole-v1", "unknown env name"), ("Foo-v4", "unknown Atari game 'Foo'")])
 def test_unknown_names_are_explained(name, fragment):
-    with pytest.raises(envs.EnvNameError, match=fragment):
-        envs.make_env(name)
+    with pytest.raises(ale.EnvNameError, match=fragment):
+        ale.make_env(name)
 
 
 def _play(env, actions):
@@ -39,23 +39,23 @@ def _play(env, actions):
 
 def test_state_between_episodes_round_trips_with_sticky_actions():
     actions = np.random.default_rng(0).integers(0, 4, size=3000)
-    env = envs.make_env("ALE/Breakout-v5")  # sticky actions: ALE's RNG shapes every episode
+    env = ale.make_env("ALE/Breakout-v5")  # sticky actions: ALE's RNG shapes every episode
     env.reset(seed=5)
     _play(env, actions)
-    saved = envs.save_env_state(env)
+    saved = ale.save_env_state(env)
     env.reset()
     expected = _play(env, actions)
 
-    other = envs.make_env("ALE/Breakout-v5")
-    envs.restore_env_state(other, saved, seed=999)  # a different seed: only the saved state counts
+    other = ale.make_env("ALE/Breakout-v5")
+    ale.restore_env_state(other, saved, seed=999)  # a different seed: only the saved state counts
     other.reset()
     assert _play(other, actions) == expected
 
 
 def test_max_pool_frames_repeats_the_action_and_pools_the_last_two_frames():
     """BreakoutDeterministic-v4 with max_pool_frames: still 4 frames per step, as its name says."""
-    pooled = envs.make_env("BreakoutDeterministic-v4", obs_type="grayscale", max_pool_frames=True)
-    frames = envs.make_env("BreakoutNoFrameskip-v4", obs_type="grayscale")  # one frame per step
+    pooled = ale.make_env("BreakoutDeterministic-v4", obs_type="grayscale", max_pool_frames=True)
+    frames = ale.make_env("BreakoutNoFrameskip-v4", obs_type="grayscale")  # one frame per step
     pooled.reset(seed=3)
     frames.reset(seed=3)
     rng = np.random.default_rng(0)
@@ -79,15 +79,15 @@ def test_max_pool_frames_repeats_the_action_and_pools_the_last_two_frames():
     ("BreakoutNoFrameskip-v4", "steps one frame at a time; set frame_skip=4"),
 ])
 def test_max_pool_frames_refuses_names_whose_meaning_it_would_change(name, fragment):
-    with pytest.raises(envs.EnvNameError, match=fragment):
-        envs.make_env(name, max_pool_frames=True)
-    envs.make_env(name, max_pool_frames=True, frame_skip=4).close()  # what the message asks for works
+    with pytest.raises(ale.EnvNameError, match=fragment):
+        ale.make_env(name, max_pool_frames=True)
+    ale.make_env(name, max_pool_frames=True, frame_skip=4).close()  # what the message asks for works
 
 
 def test_noframeskip_with_frame_skip_4_is_the_deterministic_env():
     """PongNoFrameskip-v4 + frame_skip=4 (CleanRL's and the book's env) plays frame for frame like
     PongDeterministic-v4: 4 frames per step, max-pooled, no sticky actions, same no-op starts."""
-    made = [envs.make_env(name, obs_type="grayscale", noop_max=30, max_pool_frames=True, frame_skip=skip)
+    made = [ale.make_env(name, obs_type="grayscale", noop_max=30, max_pool_frames=True, frame_skip=skip)
             for name, skip in (("PongNoFrameskip-v4", 4), ("PongDeterministic-v4", None))]
     starts = [env.reset(seed=7) for env in made]
     np.testing.assert_array_equal(starts[0][0], starts[1][0])
@@ -105,18 +105,18 @@ def test_noframeskip_with_frame_skip_4_is_the_deterministic_env():
 
 
 def test_frame_skip_without_pooling_sets_the_ale_frameskip():
-    env = envs.make_env("PongNoFrameskip-v4", frame_skip=3)
+    env = ale.make_env("PongNoFrameskip-v4", frame_skip=3)
     assert env.spec.kwargs["frameskip"] == 3 and env.spec.kwargs["repeat_action_probability"] == 0.0
     env.reset(seed=0)
     env.step(0)
     assert env.unwrapped.ale.getEpisodeFrameNumber() == 3
-    with pytest.raises(envs.EnvNameError, match="frame_skip must be a whole number of frames >= 1"):
-        envs.make_env("PongNoFrameskip-v4", frame_skip=0)
+    with pytest.raises(ale.EnvNameError, match="frame_skip must be a whole number of frames >= 1"):
+        ale.make_env("PongNoFrameskip-v4", frame_skip=0)
 
 
 def test_noop_starts_vary_and_come_from_the_envs_own_generator():
     def start_frames(seed):
-        env = envs.make_env("BreakoutDeterministic-v4", noop_max=30, max_pool_frames=True)
+        env = ale.make_env("BreakoutDeterministic-v4", noop_max=30, max_pool_frames=True)
         env.reset(seed=seed)
         return [env.reset()[1]["episode_frame_number"] for _ in range(12)]
 
@@ -137,11 +137,11 @@ def _lives_after_noops(env, steps):
 
 
 def test_fire_reset_launches_the_ball_at_the_start_and_after_every_lost_life():
-    lives, game_over = _lives_after_noops(envs.make_env("BreakoutDeterministic-v4", fire_reset=True), 3000)
+    lives, game_over = _lives_after_noops(ale.make_env("BreakoutDeterministic-v4", fire_reset=True), 3000)
     assert game_over and lives[-1] == 0 and sorted(set(lives), reverse=True) == [5, 4, 3, 2, 1, 0]
-    lives, game_over = _lives_after_noops(envs.make_env("BreakoutDeterministic-v4"), 3000)
+    lives, game_over = _lives_after_noops(ale.make_env("BreakoutDeterministic-v4"), 3000)
     assert not game_over and set(lives) == {5}  # without FIRE the ball never comes
-    assert not isinstance(envs.make_env("ALE/Freeway-v5", fire_reset=True), envs.FireOnLifeStart)  # no FIRE there
+    assert not isinstance(ale.make_env("ALE/Freeway-v5", fire_reset=True), ale.FireOnLifeStart)  # no FIRE there
 
 
 @pytest.mark.parametrize("name, options", [
@@ -159,21 +159,21 @@ def test_state_in_the_middle_of_a_game_round_trips(name, options):
         out = []
         for action in actions:
             observation, reward, terminated, truncated, _ = env.step(int(action))
-            out.append((observation.tobytes(), reward, terminated, envs.lives(env)))
+            out.append((observation.tobytes(), reward, terminated, ale.lives(env)))
             if terminated or truncated:
                 observation, _ = env.reset()
                 out.append(("reset", observation.tobytes()))
         return out
 
-    env = envs.make_env(name, obs_type="grayscale", **options)
+    env = ale.make_env(name, obs_type="grayscale", **options)
     env.reset(seed=11)
     play_on(env, actions[:150])  # into the middle of the first game
-    saved = envs.save_env_state(env)
+    saved = ale.save_env_state(env)
     expected = play_on(env, actions[150:])
     assert any(item[0] == "reset" for item in expected)  # the rest covers a game end and a new game
 
-    other = envs.make_env(name, obs_type="grayscale", **options)
-    envs.restore_env_state(other, saved, seed=999)  # another seed: only the saved state counts
+    other = ale.make_env(name, obs_type="grayscale", **options)
+    ale.restore_env_state(other, saved, seed=999)  # another seed: only the saved state counts
     assert play_on(other, actions[150:]) == expected
 
 
@@ -184,12 +184,12 @@ def test_sticky_actions_repeat_the_right_action_after_a_mid_game_restore():
     rng = np.random.default_rng(5)
     actions = rng.integers(2, 6, size=700)  # Pong's moves (no NOOP, no FIRE)
     for save_at in (120, 233, 345, 461, 577):
-        env = envs.make_env("ALE/Pong-v5", obs_type="grayscale")
+        env = ale.make_env("ALE/Pong-v5", obs_type="grayscale")
         env.reset(seed=save_at)
         for action in actions[:save_at]:
             env.step(int(action))
-        saved = envs.save_env_state(env)
+        saved = ale.save_env_state(env)
         expected = [env.step(int(a))[0].tobytes() for a in actions[save_at:save_at + 60]]
-        other = envs.make_env("ALE/Pong-v5", obs_type="grayscale")
-        envs.restore_env_state(other, saved, seed=0)
+        other = ale.make_env("ALE/Pong-v5", obs_type="grayscale")
+        ale.restore_env_state(other, saved, seed=0)
         assert [other.step(int(a))[0].tobytes() for a in actions[save_at:save_at + 60]] == expected, save_at

@@ -7,7 +7,7 @@ from rl.core import Agent
 from rl.memory import SequentialMemory
 from rl.processors import MultiInputProcessor
 
-from dqnkit.memory import RingMemory
+from dqnkit.memory.ring import RingMemory
 from frames import breakout_transitions
 from processors import AtariProcessor
 

@@ -1,7 +1,7 @@
 """The Mnih et al. 2015 net: shapes, sizes, and in-graph scaling equal to the example's."""
 import numpy as np
 
-from dqnkit.model import build_mnih2015_model
+from dqnkit.agent.nets import build_mnih2015_model
 
 
 def test_layers_and_output_shape():

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from dqnkit import notebook
-from dqnkit.progress import Progress
-from dqnkit import video
+from dqnkit.training.progress import Progress
+from dqnkit.envs import video
 
 FAKE_COLAB = os.path.join(os.path.dirname(__file__), "fake_colab")
 

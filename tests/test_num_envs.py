@@ -12,7 +12,7 @@ import time
 import pytest
 
 from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli, sigterm_after_first_game
-from dqnkit.runlog import read_log
+from dqnkit.reporting.runlog import read_log
 
 # Every preprocessing option, Double DQN and soft target updates: every piece of state a resume
 # needs. 1,200 steps (learning from step 500): checkpoints and evaluations at 600 and 1,200.

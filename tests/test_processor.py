@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from processors import AtariProcessor, KerasRLExampleProcessor
-from dqnkit import envs
+from dqnkit.envs import ale
 from frames import breakout_frames
 
 
@@ -27,8 +27,8 @@ def test_same_as_the_example_within_two_grey_levels(frames):
 
 
 def test_ale_grayscale_frames_give_the_same_result_as_rgb_frames():
-    rgb_env = envs.make_env("BreakoutDeterministic-v4")
-    gray_env = envs.make_env("BreakoutDeterministic-v4", obs_type="grayscale")
+    rgb_env = ale.make_env("BreakoutDeterministic-v4")
+    gray_env = ale.make_env("BreakoutDeterministic-v4", obs_type="grayscale")
     rgb, _ = rgb_env.reset(seed=1)
     gray, _ = gray_env.reset(seed=1)
     processor = AtariProcessor()

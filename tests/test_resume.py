@@ -19,7 +19,7 @@ import time
 import pytest
 
 from helpers import CLI, REPO_ROOT, assert_same_run, log_without_wall_clock, run_cli, sigterm_after_first_game
-from dqnkit.runlog import continuity_problems, read_log
+from dqnkit.reporting.runlog import continuity_problems, read_log
 
 PLAIN_SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
 EVERY_OPTION = ["noop_max=30", "max_pool_frames=true", "terminal_on_life_loss=true", "fire_reset=true",

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from helpers import CLI, REPO_ROOT, run_cli
-from dqnkit.lock import RunLock, RunLockedError
+from dqnkit.run.lock import RunLock, RunLockedError
 
 SMOKE = ["--mode", "train", "--config", "smoke", "--no-video"]
 
@@ -115,7 +115,7 @@ def test_without_a_config_anywhere_the_run_is_refused_in_one_line(finished_run, 
         state.pop("config")
         state_path.write_text(json.dumps(state))
         manifest = json.loads((folder / "MANIFEST.json").read_text())  # keep the checkpoint intact
-        from dqnkit.checkpoint import sha256_of
+        from dqnkit.run.checkpoint import sha256_of
         manifest["files"][f"{folder.name}/state.json"] = {"size": state_path.stat().st_size,
                                                           "sha256": sha256_of(str(state_path))}
         (folder / "MANIFEST.json").write_text(json.dumps(manifest))

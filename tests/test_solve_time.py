@@ -1,7 +1,7 @@
 """The race's clock (dqnkit/solve_time.py): which games count, and which segments' wall clock."""
 import pytest
 
-from dqnkit.solve_time import first_solving_game, segments_of, solve_time
+from dqnkit.reporting.solved import first_solving_game, segments_of, solve_time
 
 
 def game(step, reward, time=None):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rl.memory import SequentialMemory
 
-from dqnkit.stream_memory import StreamMemory
+from dqnkit.memory.streams import StreamMemory
 from frames import breakout_transitions
 from processors import AtariProcessor
 

@@ -21,12 +21,12 @@ import pytest
 
 from helpers import REPO_ROOT, log_without_wall_clock
 
-SWEEP = os.path.join(REPO_ROOT, "experiments", "sweep.py")
+SWEEP = os.path.join(REPO_ROOT, "experiments", "driver.py")
 SPEC = ["--config", "smoke", "--set", "total_steps=1200", "--set", "video=false", "--set", "checkpoint_every=400"]
 
 
 def sweep(*args, check=True):
-    """Run experiments/sweep.py ARGS as a user does; the result also has the driver's `pid`."""
+    """Run experiments/driver.py ARGS as a user does; the result also has the driver's `pid`."""
     process = subprocess.Popen([sys.executable, SWEEP, *map(str, args)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     stdout, stderr = process.communicate(timeout=900)
@@ -101,9 +101,9 @@ def test_a_sweep_folder_that_cannot_hold_rays_sockets_keeps_rays_default_and_say
     import errno
     import socket
 
-    from dqnkit import sweep
+    from dqnkit.sweeps import driver
 
-    path, why_not = sweep.ray_temp_dir("/tmp/" + "x" * 40)
+    path, why_not = driver.ray_temp_dir("/tmp/" + "x" * 40)
     assert path is None and "at most 43 characters (it has 49)" in why_not and "shorter --sweep-dir" in why_not
 
     class DriveSocket(socket.socket):  # a file system that refuses unix sockets
@@ -112,25 +112,26 @@ def test_a_sweep_folder_that_cannot_hold_rays_sockets_keeps_rays_default_and_say
 
     short = tempfile.mkdtemp(prefix="s-", dir="/tmp")
     try:
-        assert sweep.ray_temp_dir(short) == (os.path.join(short, "ray"), None)
+        assert driver.ray_temp_dir(short) == (os.path.join(short, "ray"), None)
         assert os.listdir(os.path.join(short, "ray")) == []  # the probe socket is gone
-        monkeypatch.setattr(sweep.socket, "socket", DriveSocket)
-        path, why_not = sweep.ray_temp_dir(short)
+        monkeypatch.setattr(driver.socket, "socket", DriveSocket)
+        path, why_not = driver.ray_temp_dir(short)
         assert path is None and "cannot hold Ray's sockets (Operation not permitted)" in why_not
     finally:
         shutil.rmtree(short)
 
 
 def test_the_planner_resolves_each_trials_config_once_and_ray_gets_it_as_plain_data(monkeypatch, tmp_path):
-    from dqnkit import resolve, sweep
-    from dqnkit.sweep_trainable import trial_params
+    from dqnkit import resolve
+    from dqnkit.sweeps import driver
+    from dqnkit.sweeps.trainable import trial_params
 
     calls = []
     real_resolve = resolve.resolve_config
     monkeypatch.setattr(resolve, "resolve_config", lambda *args: calls.append(args) or real_resolve(*args))
     handed = []
     monkeypatch.setattr(sweep, "_fit_on_ray", lambda sweep_dir, todo, *rest: handed.extend(todo))
-    sweep.run(tmp_path / "s", "smoke", ["BreakoutDeterministic-v4"], [1, 2], {"gamma": [0.99, 0.9]},
+    driver.run(tmp_path / "s", "smoke", ["BreakoutDeterministic-v4"], [1, 2], {"gamma": [0.99, 0.9]},
               ["total_steps=1200"], stream=io.StringIO())
     assert len(calls) == 4 and len(handed) == 4
     params = [trial_params(trial, 1, 0) for trial in handed]
@@ -143,8 +144,8 @@ def test_the_planner_resolves_each_trials_config_once_and_ray_gets_it_as_plain_d
 
 def test_the_trainable_trains_the_planned_config_as_it_is(monkeypatch, tmp_path):
     from dqnkit import configs, resolve, training
-    from dqnkit.sweep_plan import plan
-    from dqnkit.sweep_trainable import run_trial, trial_params
+    from dqnkit.sweeps.plan import plan
+    from dqnkit.sweeps.trainable import run_trial, trial_params
 
     import tensorflow as tf
 
@@ -169,7 +170,7 @@ def test_the_trainable_trains_the_planned_config_as_it_is(monkeypatch, tmp_path)
 def test_a_trial_ended_by_eval_patience_is_finished_counting_only_what_its_checkpoint_holds(tmp_path):
     """A sweep rerun skips a trial eval_patience has ended; an evaluation past the trial's newest
     checkpoint (a kill before the checkpoint that follows it) is redone on resume, so it does not count."""
-    from dqnkit.sweep_plan import plan
+    from dqnkit.sweeps.plan import plan
 
     folder = tmp_path / "BreakoutDeterministic-v4-seed3"
     (folder / "checkpoints" / f"ckpt-{500:012d}").mkdir(parents=True)
@@ -190,9 +191,9 @@ def test_a_trial_ended_by_eval_patience_is_finished_counting_only_what_its_check
 
 
 def test_a_trials_step_is_read_from_its_newest_manifest_without_hashing(two_trials, monkeypatch):
-    from dqnkit import checkpoint
-    from dqnkit.run_folder import RunFolder
-    from dqnkit.sweep_plan import checkpointed_step
+    from dqnkit.run import checkpoint
+    from dqnkit.run.folder import RunFolder
+    from dqnkit.sweeps.plan import checkpointed_step
 
     folder = RunFolder(two_trials[0] / "BreakoutDeterministic-v4-seed1")
     verified_step, _ = checkpoint.Checkpointer(folder.checkpoint_dir).latest_complete()
@@ -210,7 +211,7 @@ def test_curves_draw_one_colour_per_setting_a_line_style_per_seed_and_say_their_
     import matplotlib.colors
     from matplotlib.legend import Legend
 
-    from dqnkit.plotting import seed_style, sweep_curves_figure
+    from dqnkit.reporting.plotting import seed_style, sweep_curves_figure
 
     log = {seed: str(two_trials[0] / f"BreakoutDeterministic-v4-seed{seed}" / "log.jsonl") for seed in (1, 2)}
     fig = sweep_curves_figure([(log[1], "gamma=0.99", 1), (log[2], "gamma=0.99", 2),
@@ -234,7 +235,7 @@ def test_curves_draw_one_colour_per_setting_a_line_style_per_seed_and_say_their_
 def test_progress_lines_and_rays_messages_from_other_threads_never_share_a_line():
     import threading
 
-    from dqnkit.sweep_progress import WholeLines
+    from dqnkit.sweeps.progress import WholeLines
 
     out = io.StringIO()
     stream = WholeLines(out)
@@ -258,7 +259,7 @@ def test_progress_lines_and_rays_messages_from_other_threads_never_share_a_line(
 
 
 def test_the_table_says_a_settings_steps_are_a_range_over_its_seeds():
-    from dqnkit.sweep_report import summary_table
+    from dqnkit.sweeps.report import summary_table
 
     rows = [{"env_name": "Pong", "gamma": 0.9, "steps": steps, "eval_mean": score, "last_games_mean": None}
             for steps, score in ((900, 1.0), (1200, 3.0))]

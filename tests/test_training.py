@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 
-from dqnkit import configs, envs, evaluation, playing
-from dqnkit.agent import build_agent
+from dqnkit import configs
+from dqnkit.acting import games
+from dqnkit.envs import ale
+from dqnkit.training import evaluation
+from dqnkit.agent.fast_dqn import build_agent
 from processors import AtariProcessor
 
 CONFIG = configs.make_config("smoke", {"epsilon_max": 1.0, "epsilon_min": 1.0, "nb_steps_warmup": 100_000,
@@ -17,29 +20,29 @@ def agent():
 
 @pytest.mark.parametrize("life_loss_ends_episode, terminals", [(True, 5), (False, 1)])
 def test_a_lost_life_ends_the_agents_episode_but_not_the_game(agent, life_loss_ends_episode, terminals):
-    env = envs.make_config_env(CONFIG)
+    env = ale.make_config_env(CONFIG)
     env.reset(seed=0)
     agent.training = True
     before = agent.memory.total_appended
-    game = playing.play_game(agent, env, AtariProcessor(), life_loss_ends_episode, step=0)
+    game = games.play_game(agent, env, AtariProcessor(), life_loss_ends_episode, step=0)
     appended = agent.memory.total_appended - before
     flags = agent.memory.terminals[before:before + appended]
-    assert envs.lives(env) == 0  # one whole game, all five lives
+    assert ale.lives(env) == 0  # one whole game, all five lives
     assert flags.sum() == terminals
     # each agent episode adds its last observation once more, as Agent.fit does
     assert appended == game.steps + terminals
 
 
 def test_evaluation_leaves_the_training_streams_alone_and_repeats_exactly(agent):
-    player = playing.build_player(CONFIG, 4)
+    player = games.build_player(CONFIG, 4)
     player.model.set_weights(agent.model.get_weights())
-    env = envs.make_config_env(CONFIG)
+    env = ale.make_config_env(CONFIG)
     np.random.seed(11)
     before = np.random.get_state()[1].copy(), np.random.get_state()[2]
     first = evaluation.evaluate(player, env, AtariProcessor(), CONFIG, step=1000, episodes=2)
     after = np.random.get_state()
     assert np.array_equal(before[0], after[1]) and before[1] == after[2]
-    again = evaluation.evaluate(player, envs.make_config_env(CONFIG), AtariProcessor(), CONFIG, step=1000, episodes=2)
+    again = evaluation.evaluate(player, ale.make_config_env(CONFIG), AtariProcessor(), CONFIG, step=1000, episodes=2)
     assert again == first
     assert evaluation.evaluation_seed(CONFIG.seed, 1000) != evaluation.evaluation_seed(CONFIG.seed, 2000)
     assert set(first) == {"step", "mean", "std", "min", "max", "episodes", "scores"}
@@ -48,9 +51,9 @@ def test_evaluation_leaves_the_training_streams_alone_and_repeats_exactly(agent)
 
 def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step():
     """The training actor (batched greedy forwards, FastDQNAgent.learn) against the agent's own
-    forward/backward as keras-rl2's fit drives them (playing.Game): same actions, memory, weights."""
-    from dqnkit.actor import Actor, ReplayLearner
-    from dqnkit.rngs import make_deterministic
+    forward/backward as keras-rl2's fit drives them (games.Game): same actions, memory, weights."""
+    from dqnkit.acting.actor import Actor, ReplayLearner
+    from dqnkit.agent.rngs import make_deterministic
 
     config = configs.make_config("smoke", {"nb_steps_warmup": 100, "epsilon_steps": 400, "epsilon_min": 0.3,
                                            "target_model_update": 50, "train_interval": 2,
@@ -58,7 +61,7 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
     runs, initial_weights = [], None
     for use_actor in (False, True):
         make_deterministic(config.seed)
-        env = envs.make_config_env(config)
+        env = ale.make_config_env(config)
         env.reset(seed=config.seed)
         agent = build_agent(config, env.action_space.n)
         # The same starting weights for both (a second net built in the same TensorFlow graph draws others).
@@ -76,7 +79,7 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
                 step += 1
         else:
             for _ in range(3):
-                game = playing.play_game(agent, env, AtariProcessor(), config.terminal_on_life_loss, step=step)
+                game = games.play_game(agent, env, AtariProcessor(), config.terminal_on_life_loss, step=step)
                 step += game.steps
                 scores.append((step, game.score, game.losses))
         runs.append((agent, scores))

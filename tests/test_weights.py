@@ -7,8 +7,8 @@ import tf_keras
 from tf_keras.layers import Activation, Conv2D, Dense, Flatten, Permute
 
 from dqnkit import configs
-from dqnkit.playing import build_player
-from dqnkit.weights_io import WeightsError, load_weights_checked
+from dqnkit.acting.games import build_player
+from dqnkit.run.weights_io import WeightsError, load_weights_checked
 
 
 def example_model():
@@ -142,13 +142,13 @@ def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, 
     preset's (1 frame a step where it learnt with 4: it loses every game). --env-name still applies
     on top (the sticky-actions check); a named preset or a --run-dir with a config wins."""
     from dqnkit import resolve
-    from dqnkit.run_folder import RunFolder, default_run_dir
+    from dqnkit.run.folder import RunFolder, default_run_dir
 
     monkeypatch.chdir(tmp_path)
     default = configs.make_config(resolve.DEFAULT_PRESET)
     # A run of the default preset in the default folder says nothing about weights from elsewhere.
     pong = {"env_name": "PongNoFrameskip-v4"}
-    default_pong = configs.compose(configs.make_config(resolve.DEFAULT_PRESET), pong)
+    default_pong = resolve.compose(configs.make_config(resolve.DEFAULT_PRESET), pong)
     os.makedirs(default_run_dir(default_pong))
     RunFolder(default_run_dir(default_pong)).save_config(default_pong)
     shipped_dir, run_dir = tmp_path / "shipped", tmp_path / "run"
@@ -171,7 +171,7 @@ def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, 
     assert config.epsilon_test == 0.01 and video_dir.startswith(str(tmp_path / "new-run"))  # a run with no config
 
     config, _, _ = resolve.resolve_test(weights=str(run_dir / "best_weights.h5"))
-    assert config == configs.compose(run_config)
+    assert config == resolve.compose(run_config)
     config, _, _ = resolve.resolve_test(run_dir=str(run_dir), weights=weights)
     assert config.epsilon_test == 0.02  # --run-dir with a config of its own wins
     config, _, _ = resolve.resolve_test(preset=resolve.DEFAULT_PRESET, weights=weights)
@@ -182,10 +182,10 @@ def test_weights_given_by_path_play_with_the_config_saved_beside_them(tmp_path, 
     lone.write_bytes(b"weights")
     (shipped_dir / "config.json").write_text(configs.to_json(run_config))
     config, _, _ = resolve.resolve_test(weights=str(lone))
-    assert config == configs.compose(default)
+    assert config == resolve.compose(default)
     assert capsys.readouterr().out.count("No config is saved beside") == 1
     config, _, _ = resolve.resolve_test(weights=str(shipped_dir))  # a folder: loading refuses it later
-    assert config == configs.compose(default)
+    assert config == resolve.compose(default)
 
     (shipped_dir / "dqn_PongNoFrameskip-v4_config.json").write_text("{garbled")
     with pytest.raises(configs.ConfigError, match="is not a readable config") as refused:

@@ -9,8 +9,8 @@ import sys
 import zipfile
 
 from dqnkit import resolve
-from dqnkit.run_folder import RunFolder
-from dqnkit.stopping import Stopped
+from dqnkit.run.folder import RunFolder
+from dqnkit.training.stopping import Stopped
 
 
 def in_colab():
@@ -90,7 +90,7 @@ def train_until_done(config, run_dir, segment_steps):
     checkpointed; one curve display refreshed."""
     from IPython.display import Image, display
 
-    from dqnkit.plotting import plot_learning_curve
+    from dqnkit.reporting.plotting import plot_learning_curve
 
     curve = None
     while True:
@@ -108,7 +108,7 @@ def train_until_done(config, run_dir, segment_steps):
 def show_learning_curve(run_dir):
     from IPython.display import Image, display
 
-    from dqnkit.plotting import plot_learning_curve
+    from dqnkit.reporting.plotting import plot_learning_curve
 
     folder = RunFolder(run_dir)
     png = plot_learning_curve(folder.log_path, folder.learning_curve_path)

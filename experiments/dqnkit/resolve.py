@@ -15,7 +15,7 @@ import pathlib
 
 from dqnkit import configs
 from dqnkit.errors import UserFacingError
-from dqnkit.run_folder import RunFolder, default_run_dir
+from dqnkit.run.folder import RunFolder, default_run_dir
 
 DEFAULT_PRESET = "keras_rl"
 
@@ -24,12 +24,24 @@ class NoWeightsError(UserFacingError):
     """Test mode found nothing to play."""
 
 
+def compose(base, overrides=None, sets=()):
+    """`base` (a preset's or a saved config) with `overrides` (a dict: the CLI's flags, the
+    notebook's parameters) and then `sets` (--set KEY=VALUE strings) applied, and checked
+    (``envs.check_runnable``): the one way the CLI, the notebook and sweeps turn what a user
+    asked for into a config."""
+    from dqnkit.envs.ale import check_runnable  # gymnasium: loaded only once a config is composed
+
+    configs.apply_overrides(base, overrides or {})
+    configs.apply_overrides(base, list(sets))
+    return check_runnable(base)
+
+
 def resolve_config(preset=None, run_dir=None, overrides=None, sets=()):
     """(config, run folder path). `overrides` is a dict (the CLI's --env-name, --seed, --video;
     the notebook's parameters), `sets` the --set KEY=VALUE strings; both are type-checked."""
     saved = RunFolder(run_dir).run_config() if run_dir else None
     base = saved if saved is not None and not preset else configs.make_config(preset or DEFAULT_PRESET)
-    config = configs.compose(base, overrides, sets)
+    config = compose(base, overrides, sets)
     return config, run_dir or default_run_dir(config)
 
 
@@ -94,7 +106,7 @@ def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=Non
         weights, shipped_config = shipped
         saved = read_config_file(shipped_config) if use_saved and shipped_config else None
     if saved is not None:
-        config = configs.compose(saved, overrides, sets)
+        config = compose(saved, overrides, sets)
         if not run_dir:
             folder = RunFolder(default_run_dir(config))
     return config, weights, folder.video_dir

@@ -20,7 +20,7 @@ keras-rl2's ``fit`` cannot feed it by mistake.
 """
 import numpy as np
 
-from dqnkit.memory import Batch, RingMemory
+from dqnkit.memory.ring import Batch, RingMemory
 
 
 class StreamMemory:

@@ -7,9 +7,11 @@ an evaluation it lost exactly.
 """
 import numpy as np
 
-from dqnkit import envs, rngs, runlog
-from dqnkit.playing import build_player, play_game
-from dqnkit.weights_io import save_weights_atomic
+from dqnkit.envs import ale
+from dqnkit.agent import rngs
+from dqnkit.reporting import runlog
+from dqnkit.acting.games import build_player, play_game
+from dqnkit.run.weights_io import save_weights_atomic
 
 
 def evaluation_seed(seed, step):
@@ -47,7 +49,7 @@ class Evaluator:
 
     def __call__(self, agent, step):
         if self.player is None:
-            self.player, self.env = build_player(self.config, self.nb_actions), envs.make_config_env(self.config)
+            self.player, self.env = build_player(self.config, self.nb_actions), ale.make_config_env(self.config)
         self.player.model.set_weights(agent.model.get_weights())
         result = evaluate(self.player, self.env, self.processor, self.config, step, self.config.eval_episodes)
         self.log.write(result)

@@ -20,8 +20,8 @@ import os
 import socket
 import sys
 
-from dqnkit.sweep_plan import SweepError, check_address, plan
-from dqnkit.sweep_report import summarize, summary_table
+from dqnkit.sweeps.plan import SweepError, check_address, plan
+from dqnkit.sweeps.report import summarize, summary_table
 
 RAY_DIR = "ray"  # in the sweep folder: Ray's results (tune/) and, when started here, its session files
 # Ray puts unix sockets at <temp dir>/session_<date>_<time>_<microseconds>_<pid>/sockets/plasma_store;
@@ -97,8 +97,8 @@ def _fit_on_ray(sweep_dir, todo, address, cpus, gpus, max_failures, stream, say)
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from dqnkit.sweep_progress import SweepProgress, whole_lines_on_stdout
-    from dqnkit.sweep_trainable import run_trial, trial_params
+    from dqnkit.sweeps.progress import SweepProgress, whole_lines_on_stdout
+    from dqnkit.sweeps.trainable import run_trial, trial_params
 
     if address in (None, "local"):
         temp_dir, why_not = ray_temp_dir(sweep_dir)

@@ -16,8 +16,8 @@ import time
 
 from ray import tune
 
-from dqnkit.sweep_plan import checkpointed_step
-from dqnkit.sweep_report import LAST_GAMES
+from dqnkit.sweeps.plan import checkpointed_step
+from dqnkit.sweeps.report import LAST_GAMES
 
 
 class SweepProgress(tune.Callback):

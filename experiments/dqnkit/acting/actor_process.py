@@ -38,7 +38,7 @@ import traceback
 
 import numpy as np
 
-from dqnkit.actor import FinishedGame, GameResult
+from dqnkit.acting.actor import FinishedGame, GameResult
 from dqnkit.errors import UserFacingError
 
 
@@ -94,11 +94,14 @@ def _actor_main(conn, spec, buffers, shapes):
 
 
 def _serve(conn, spec, buffers, shapes):
-    from dqnkit import configs, rngs, run_state, video
-    from dqnkit.actor import Actor
-    from dqnkit.agent import build_agent
-    from dqnkit.memory import RingMemory
-    from dqnkit.training import make_run_envs
+    from dqnkit import configs
+    from dqnkit.agent import rngs
+    from dqnkit.run import run_state
+    from dqnkit.envs import video
+    from dqnkit.acting.actor import Actor
+    from dqnkit.agent.fast_dqn import build_agent
+    from dqnkit.memory.ring import RingMemory
+    from dqnkit.envs.run_envs import make_run_envs
     from processors import AtariProcessor
 
     config = configs.from_saved(spec["config"])
@@ -284,7 +287,7 @@ class ActorProcess:
     def checkpoint_parts(self, step):
         """(env parts, generator parts, weights the next step acts with) at the end of the vector
         step ending at `step`, where the actor stopped; the actor then goes on."""
-        from dqnkit import run_state
+        from dqnkit.run import run_state
 
         env_parts, rng_parts = self.state
         arrays, state = env_parts

@@ -9,10 +9,12 @@ import os
 import socket
 from dataclasses import dataclass
 
-from dqnkit import configs, envs, runlog
-from dqnkit.checkpoint import MANIFEST, Checkpointer
+from dqnkit import configs
+from dqnkit.envs import ale
+from dqnkit.reporting import runlog
+from dqnkit.run.checkpoint import MANIFEST, Checkpointer
 from dqnkit.errors import UserFacingError
-from dqnkit.run_folder import RunFolder
+from dqnkit.run.folder import RunFolder
 
 BYTES_PER_ENTRY = 84 * 84 + 25  # a stored frame plus action, reward and flag (RingMemory)
 RUNTIME_BYTES = 1.5e9  # TensorFlow, the nets and the env, per trial
@@ -88,7 +90,7 @@ def plan(sweep_dir, preset, env_names, seeds, grid, sets, steps=None):
     trials = []
     keys = list(grid)
     for env_name in env_names:
-        envs.resolve_env(env_name)  # an unknown game stops the sweep here, with one line
+        ale.resolve_env(env_name)  # an unknown game stops the sweep here, with one line
         for values in itertools.product(*(grid[k] for k in keys)):
             grid_values = dict(zip(keys, values))
             setting = {"env_name": env_name, **grid_values}

@@ -33,9 +33,9 @@ from tf_keras import backend as K
 from rl.agents.dqn import DQNAgent
 from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
 
-from dqnkit.memory import RingMemory
-from dqnkit.stream_memory import StreamMemory
-from dqnkit.model import build_mnih2015_model
+from dqnkit.memory.ring import RingMemory
+from dqnkit.memory.streams import StreamMemory
+from dqnkit.agent.nets import build_mnih2015_model
 
 # Metric names Keras resolves by the output's shape and loss instead of by name.
 _SHAPE_DEPENDENT_METRICS = {"accuracy", "acc", "crossentropy", "ce"}

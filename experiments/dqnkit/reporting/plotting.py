@@ -3,7 +3,7 @@ spread, from eval.jsonl beside the log) and epsilon, against agent steps."""
 import os
 
 from dqnkit.errors import UserFacingError
-from dqnkit.runlog import read_log
+from dqnkit.reporting.runlog import read_log
 
 
 def moving_average(values, window):

@@ -13,9 +13,9 @@ import time
 from easydict import EasyDict
 
 from dqnkit import configs
-from dqnkit.run_folder import RunFolder
-from dqnkit.sweep_plan import checkpointed_step, resources
-from dqnkit.sweep_report import latest_scores
+from dqnkit.run.folder import RunFolder
+from dqnkit.sweeps.plan import checkpointed_step, resources
+from dqnkit.sweeps.report import latest_scores
 
 POINTER_FILE = "run_checkpoint.json"
 
@@ -35,7 +35,7 @@ def run_trial(params):
     import tensorflow as tf
 
     from dqnkit import training
-    from dqnkit.lock import STALE_AFTER, RunLockedError
+    from dqnkit.run.lock import STALE_AFTER, RunLockedError
 
     tf.config.threading.set_intra_op_parallelism_threads(params["cpus"])
     tf.config.threading.set_inter_op_parallelism_threads(params["cpus"])

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dqnkit import envs
+from dqnkit.envs import ale
 
 
 @dataclass
@@ -128,7 +128,7 @@ class Actor:
     process); `learner` takes the transitions (`ReplayLearner`, or an actor process's recorder)."""
 
     def __init__(self, agent, env_list, processor, windows, learner, terminal_on_life_loss=False, q_values=None):
-        from dqnkit.agent import is_annealed_eps_greedy  # here: this module loads without TensorFlow
+        from dqnkit.agent.fast_dqn import is_annealed_eps_greedy  # here: this module loads without TensorFlow
 
         if not is_annealed_eps_greedy(agent.policy):
             raise ValueError("the actor draws keras-rl2's annealed epsilon-greedy actions; build the agent with "
@@ -153,7 +153,7 @@ class Actor:
 
     def _start_game(self, i):
         observation, _ = self.envs[i].reset()
-        self.games[i] = EnvGame(self.processor.process_observation(observation), envs.lives(self.envs[i]))
+        self.games[i] = EnvGame(self.processor.process_observation(observation), ale.lives(self.envs[i]))
 
     def _epsilon_draw(self, step):
         """keras-rl2's EpsGreedyQPolicy at ``agent.step = step``: a random action, or None for greedy."""
@@ -193,7 +193,7 @@ class Actor:
         raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
         observation = self.processor.process_observation(raw_observation)
         game_over = terminated or truncated
-        lives_now = envs.lives(env)
+        lives_now = ale.lives(env)
         life_lost, game.lives_left = lives_now < game.lives_left, lives_now
         episode_over = game_over or (self.terminal_on_life_loss and life_lost)
 
@@ -221,7 +221,7 @@ class Actor:
     # -- checkpoint support ------------------------------------------------------------------------
     def get_game_state(self, i):
         """(arrays, JSON-able dict) of env i's game between two steps, or None between games
-        (the env's own state is the env's: ``envs.save_env_state``)."""
+        (the env's own state is the env's: ``ale.save_env_state``)."""
         game, stream = self.games[i], self.windows[i]
         if game is None:
             return None

@@ -31,21 +31,25 @@ from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
 import numpy as np
 
-from dqnkit import configs, envs, rngs, runlog, video
-from dqnkit.actor import Actor, LaggedQValues, ReplayLearner
-from dqnkit.actor_process import ActorProcess
-from dqnkit.agent import build_agent
-from dqnkit.checkpoint import Checkpointer, write_atomic
+from dqnkit import configs
+from dqnkit.envs import ale, video
+from dqnkit.envs.run_envs import make_run_envs
+from dqnkit.agent import rngs
+from dqnkit.reporting import runlog
+from dqnkit.acting.actor import Actor, LaggedQValues, ReplayLearner
+from dqnkit.acting.actor_process import ActorProcess
+from dqnkit.agent.fast_dqn import build_agent
+from dqnkit.run.checkpoint import Checkpointer, write_atomic
 from dqnkit.errors import UserFacingError
-from dqnkit.evaluation import Evaluator
-from dqnkit.lock import RunLock
-from dqnkit.progress import Progress
-from dqnkit.rngs import make_deterministic
-from dqnkit.run_folder import RunFolder
-from dqnkit.run_state import acting_weights, bundle, saved_games, unbundle
-from dqnkit.stopping import SignalGuard, Stopped
-from dqnkit.tensorboard_log import TensorBoardLog
-from dqnkit.weights_io import save_weights_atomic
+from dqnkit.training.evaluation import Evaluator
+from dqnkit.run.lock import RunLock
+from dqnkit.training.progress import Progress
+from dqnkit.agent.rngs import make_deterministic
+from dqnkit.run.folder import RunFolder
+from dqnkit.run.run_state import acting_weights, bundle, saved_games, unbundle
+from dqnkit.training.stopping import SignalGuard, Stopped
+from dqnkit.reporting.tensorboard_log import TensorBoardLog
+from dqnkit.run.weights_io import save_weights_atomic
 from processors import AtariProcessor
 
 warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
@@ -66,24 +70,6 @@ class StepsError(UserFacingError):
     """A number of steps to train that the run cannot stop at."""
 
 
-def env_seed(seed, index):
-    """Env `index`'s seed: the run's seed for env 0 (as with one env), one derived from it for the others."""
-    return seed if index == 0 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
-def make_run_envs(config, render_first=False):
-    """The run's `num_envs` envs, each reset once with its seed (which loads the ROM and seeds
-    ALE; games then start with ``reset()``), and their seeds. With `render_first`, env 0 renders
-    frames for the training videos (only env 0 is recorded, as CleanRL records its first env)."""
-    env_list, seeds = [], []
-    for i in range(config.num_envs):
-        env = envs.make_config_env(config, render_mode="rgb_array" if render_first and i == 0 else None)
-        seeds.append(env_seed(config.seed, i))
-        env.reset(seed=seeds[-1])
-        env_list.append(env)
-    return env_list, seeds
-
-
 def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_checkpoint=None):
     """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult.
 
@@ -91,7 +77,7 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
     `on_checkpoint(step)` is called after each complete checkpoint (a sweep reports to Ray there)."""
     # Checked again here, before anything is written: a notebook may change keys of a config it
     # built, and a script may call train() with a config made by hand.
-    configs.check_runnable(config)
+    ale.check_runnable(config)
     if steps is not None and int(steps) < 1:
         raise StepsError(f"--steps must be a positive number of steps, got {steps}")
     if steps is not None and int(steps) % config.num_envs:
@@ -120,7 +106,7 @@ def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, 
         nb_actions = env_list[0].action_space.n
     else:  # the envs live in the actor process; one is made here to ask the number of actions
         env_list, seeds = None, None
-        probe = envs.make_config_env(config)
+        probe = ale.make_config_env(config)
         nb_actions = probe.action_space.n
         probe.close()
     processor = AtariProcessor()

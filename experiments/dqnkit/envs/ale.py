@@ -107,6 +107,16 @@ def check_preprocessing(env_name, max_pool_frames, frame_skip=None):
                            "the Deterministic-v4 or ALE/...-v5 name of the game (4 frames per step)")
 
 
+def check_runnable(config):
+    """The config's own checks (``configs.validate``), then its env name with its preprocessing:
+    whether the run can start here at all. Returns the config."""
+    from dqnkit import configs
+
+    configs.validate(config)
+    check_preprocessing(config.env_name, config.max_pool_frames, config.get("frame_skip"))
+    return config
+
+
 def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_frames=False, fire_reset=False,
              frame_skip=None):
     """A gymnasium Atari env for `env_name`, with the preprocessing asked for (module docstring).

@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from dqnkit.runlog import read_log
-from dqnkit.sweep_plan import checkpointed_step, setting_label, value_label
+from dqnkit.reporting.runlog import read_log
+from dqnkit.sweeps.plan import checkpointed_step, setting_label, value_label
 
 LAST_GAMES = 100  # the games behind a trial's `last_games_mean`
 SCORE_NOTE = f"score: the latest evaluation's mean where one ran, else the mean of the last {LAST_GAMES} games"
@@ -38,7 +38,7 @@ def summarize(sweep_dir, trials, grid_keys):
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    from dqnkit.plotting import plot_sweep_curves
+    from dqnkit.reporting.plotting import plot_sweep_curves
 
     plot_sweep_curves([(t.folder.log_path, setting_label(t.setting), t.seed) for t in trials],
                       os.path.join(sweep_dir, "curves.png"))

@@ -15,7 +15,9 @@ import copy
 
 import numpy as np
 
-from dqnkit import configs, envs, rngs
+from dqnkit import configs
+from dqnkit.envs import ale
+from dqnkit.agent import rngs
 
 
 def _named(i):
@@ -40,7 +42,7 @@ def save_envs(env_list, game_states=None):
     arrays, state = {}, {}
     for i, (env, game) in enumerate(zip(env_list, game_states)):
         name = _named(i)
-        env_state = envs.save_env_state(env)
+        env_state = ale.save_env_state(env)
         arrays[name("ale_state")] = np.frombuffer(env_state["ale_state"], dtype=np.uint8)
         wrappers = env_state["wrappers"]
         if "preprocessing" in wrappers:  # its two max-pool frames are arrays; the rest is JSON
@@ -64,7 +66,7 @@ def restore_envs(env_list, arrays, state, env_seeds):
         if "preprocessing" in wrappers:
             buffer_prefix = name("env_obs_buffer_")
             wrappers["preprocessing"]["obs_buffer"] = [arrays[k] for k in sorted(arrays) if k.startswith(buffer_prefix)]
-        envs.restore_env_state(env, {"ale_state": arrays[name("ale_state")].tobytes(),
+        ale.restore_env_state(env, {"ale_state": arrays[name("ale_state")].tobytes(),
                                      "np_random": state[name("env_np_random")], "wrappers": wrappers}, seed)
         game_prefix = name("game_")
         games.append(({k[len(game_prefix):]: v for k, v in arrays.items() if k.startswith(game_prefix)},

@@ -17,7 +17,7 @@ import os
 import warnings
 
 from dqnkit import configs
-from dqnkit.checkpoint import Checkpointer, write_atomic
+from dqnkit.run.checkpoint import Checkpointer, write_atomic
 from dqnkit.errors import UserFacingError
 
 
