@@ -30,23 +30,25 @@ import time
 from dqnkit import compat  # noqa: F401  (before TensorFlow)
 
 import numpy as np
-from rl.agents.dqn import DQNAgent  
-from rl.callbacks import Callback  
-from rl.memory import SequentialMemory  
+from rl.agents.dqn import DQNAgent
+from rl.callbacks import Callback
+from rl.memory import SequentialMemory
 
 from dqnkit import configs
 from dqnkit.envs import ale
 from dqnkit.agent import rngs
-from dqnkit.agent.fast_dqn import build_agent  
-from dqnkit.run.checkpoint import Checkpointer  
-from dqnkit.memory.ring import Batch, RingMemory  
-from dqnkit.agent.nets import build_mnih2015_model  
-from dqnkit.agent.rngs import make_deterministic  
+from dqnkit.agent.fast_dqn import build_agent
+from dqnkit.run.checkpoint import Checkpointer
+from dqnkit.memory.ring import Batch, RingMemory
+from dqnkit.agent.nets import build_mnih2015_model
+from dqnkit.agent.rngs import make_deterministic
 from dqnkit.acting.actor import Actor, ReplayLearner
 from dqnkit.acting.actor_process import ActorProcess
 from dqnkit.envs.run_envs import make_run_envs
+from dqnkit.acting.env_bundle import save_envs
 from dqnkit.run.run_state import bundle
-from processors import AtariProcessor, KerasRLExampleProcessor  
+from dqnkit.training.schedule import Schedule
+from processors import AtariProcessor, KerasRLExampleProcessor
 
 ENV = "BreakoutDeterministic-v4"
 
@@ -120,11 +122,6 @@ def trivial_model(nb_actions, window_length=4):
     return tf_keras.Model(frames, q_values)
 
 
-def _never(before, after):
-    """No checkpoints in a benchmark (a module-level function: the actor process is spawned)."""
-    return False
-
-
 def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, actor_process=False,
                   preset="keras_rl"):
     """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs: its actor
@@ -144,7 +141,8 @@ def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, 
     streams = getattr(agent.memory, "streams", [agent.memory])
     learner = ReplayLearner(agent, streams)
     if actor_process:
-        actor = ActorProcess(config, agent, learner, 0, total, _never, agent.model.get_weights(), None,
+        no_checkpoints = Schedule(checkpoint_every=total + num_envs, eval_every=0)
+        actor = ActorProcess(config, agent, learner, 0, total, no_checkpoints, agent.model.get_weights(), None,
                              rngs.get_state(), [None] * num_envs, model=model)
     else:
         env_list, _ = make_run_envs(config)
@@ -281,7 +279,7 @@ def time_checkpoint(frames, entries, workdir):
     agent = build_agent(config, 4)
     env = ale.make_env(ENV)
     env.reset(seed=0)
-    arrays, state = bundle(agent, env, config, entries, 0)
+    arrays, state = bundle(agent, config, entries, 0, save_envs([env]))
     directory = os.path.join(workdir, f"ckpt-bench-{entries}")
     checkpointer = Checkpointer(directory, keep=1)
     log_path = os.path.join(workdir, "log.jsonl")
@@ -351,7 +349,7 @@ def time_num_envs_rows(args, row, rounds):
             f"best of {rounds}; {ceiling[setting] / ceiling[1, False]:.2f}x its num_envs 1 (target 3 for the best)")
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the script runs")
     parser.add_argument("--warmup", type=int, default=5_000, help="warm-up steps of both loops")
@@ -363,7 +361,11 @@ def main(argv=None):
                         help="with --loop-only: the preset whose env and learning settings the rows use "
                              "(pong: PongNoFrameskip-v4, a train step every agent step)")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.rss_probe is not None:  # the fresh process training_process_rss measures
         print(rss_probe(args.rss_probe))
         return
@@ -378,24 +380,31 @@ def main(argv=None):
         rows.append((name, value, unit, note))
         print(f"  {name:<46} {value:>12,.2f} {unit:<10} {note}", flush=True)
 
+    rounds = 1 if args.quick else 3
     if args.loop_only:
         config = configs.make_config(args.config)
         print(f"Benchmark on {os.cpu_count()} cores, --config {args.config} ({config.env_name}, Mnih net, batch "
               f"{config.batch_size}, train interval {config.train_interval}), warm-up {args.warmup:,}, "
               f"learning {args.learning_steps:,} steps")
-        time_num_envs_rows(args, row, 1 if args.quick else 3)
+        time_num_envs_rows(args, row, rounds)
         return rows
     print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Mnih net, batch 32, train interval 4, "
           f"warm-up {args.warmup:,}, learning {args.learning_steps:,} steps")
     raw, processed = real_frames(300 if args.quick else 3000, AtariProcessor())
+    loop_rows(args, row, raw, rounds)
+    time_num_envs_rows(args, row, rounds)
+    memory_rows(args, row, processed)
+    return rows
 
+
+def loop_rows(args, row, raw, rounds):
+    """The env, the processors, the train step's floor, and both loops (warm-up and learning)."""
     env_steps = 1000 if args.quick else 10_000
     row("env alone (RGB frames)", time_env(env_steps), "steps/s")
     row("env (RGB) + keras-rl example processor", time_env(env_steps, KerasRLExampleProcessor()), "steps/s")
     row("env alone (ALE grayscale, as our loop)", time_env(env_steps, obs_type="grayscale"), "steps/s")
     # Warm-up against its bound, alternated and best of 3 each: this machine's noise is +-20%.
     env_proc_rate = our_warm = 0.0
-    rounds = 1 if args.quick else 3
     for _ in range(rounds):
         env_proc_rate = max(env_proc_rate, time_env(env_steps, AtariProcessor(), obs_type="grayscale"))
         our_warm = max(our_warm, time_our_loop(env_steps, 0)[0])
@@ -417,8 +426,9 @@ def main(argv=None):
     row("ours: learning", our_learn, "steps/s",
         f"{our_learn / stock_learn:.2f}x stock (target 3), {our_learn / floor:.2f}x floor (target 0.8)")
 
-    time_num_envs_rows(args, row, rounds)
 
+def memory_rows(args, row, processed):
+    """Replay sampling, the memory's bytes per frame, the training process's size, checkpoints."""
     sample_ours, sample_stock = time_sampling(processed, 2_000 if args.quick else 100_000, 20 if args.quick else 200)
     row("replay sample + batch prep: stock", sample_stock * 1000, "ms/batch")
     row("replay sample: ours (uint8 arrays)", sample_ours * 1000, "ms/batch", f"{sample_stock / sample_ours:.1f}x faster")
@@ -447,7 +457,6 @@ def main(argv=None):
             row("checkpoint save, 1M frames", save_s, "s", "(target < 60)")
             row("checkpoint load, 1M frames", load_s, "s")
             row("checkpoint size, 1M frames", size / 1e9, "GB", "(target < 1 GB)")
-    return rows
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run many trainings on Ray Tune: every game x seed x grid value, each a resumable run folder.
 
-    python experiments/driver.py --sweep-dir sweeps/gamma --config fast \\
+    python experiments/sweep.py --sweep-dir sweeps/gamma --config fast \\
         --env-name BreakoutDeterministic-v4 --env-name PongDeterministic-v4 \\
         --seeds 1,2,3 --grid gamma=0.99,0.98 --steps 250000
 
@@ -53,9 +53,9 @@ def main(argv=None):
         from dqnkit.sweeps.plan import parse_grid, parse_seeds
 
         driver.run(args.sweep_dir, args.config, args.env_names or ["BreakoutDeterministic-v4"],
-                  parse_seeds(args.seeds), parse_grid(args.grid), args.sets, steps=args.steps,
-                  address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                  max_failures=args.max_failures)
+                   parse_seeds(args.seeds), parse_grid(args.grid), args.sets, steps=args.steps,
+                   address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                   max_failures=args.max_failures)
     except KeyboardInterrupt:
         print("\nInterrupted. Run the same command again: every trial resumes from its run folder.", file=sys.stderr)
         return 130

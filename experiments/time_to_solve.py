@@ -1,4 +1,5 @@
-"""How long a run took to solve its game: agent steps, games and wall-clock minutes (seed 002's race).
+"""How long a run took to solve its game: agent steps, games and wall-clock minutes (the race of
+Lapan, Deep RL Hands-On 2nd ed., ch. 9: minutes to a last-100 mean of 17 on Pong).
 
     python experiments/time_to_solve.py --run-dir ~/runs/pong-a-seed123            # Pong: 17
     python experiments/time_to_solve.py --run-dir RUN --threshold 30 --window 100

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dqnkit import configs
+from dqnkit.acting.env_bundle import restore_envs, save_envs
 from dqnkit.acting.games import play_game
 from dqnkit.envs import ale
 from dqnkit.agent import rngs
@@ -48,7 +49,7 @@ def new_env():
 def save(checkpointer, agent, env, step, tmp_path, previous=None):
     log = tmp_path / "log.jsonl"
     log.write_text(json.dumps({"episode": 0, "step": step}) + "\n")
-    arrays, state = run_state.bundle(agent, env, CONFIG, step, episode=3)
+    arrays, state = run_state.bundle(agent, CONFIG, step, 3, save_envs([env]))
     return checkpointer.save(step, arrays, state, {"log.jsonl": str(log)}, agent.memory, previous)
 
 
@@ -57,15 +58,16 @@ def test_round_trip_restores_every_field(transitions, tmp_path):
     np.random.seed(5)
     checkpointer = Checkpointer(str(tmp_path / "checkpoints"))
     save(checkpointer, agent, env, 250, tmp_path)
-    expected_arrays, expected_state = run_state.bundle(agent, env, CONFIG, 250, episode=3)
+    expected_arrays, expected_state = run_state.bundle(agent, CONFIG, 250, 3, save_envs([env]))
 
     restored, restored_env = build_agent(CONFIG, 4), new_env()
     np.random.seed(99)  # scrambled: the checkpoint must put everything back
     step, manifest = checkpointer.latest_complete()
     arrays, state, logs = checkpointer.load(step, manifest, restored.memory)
-    run_state.unbundle(restored, restored_env, arrays, state, CONFIG.seed)
+    run_state.unbundle(restored, arrays, state)
+    restore_envs([restored_env], arrays, state, [CONFIG.seed])
 
-    again_arrays, again_state = run_state.bundle(restored, restored_env, CONFIG, 250, episode=3)
+    again_arrays, again_state = run_state.bundle(restored, CONFIG, 250, 3, save_envs([restored_env]))
     assert sorted(again_arrays) == sorted(expected_arrays)
     for name in expected_arrays:
         np.testing.assert_array_equal(again_arrays[name], expected_arrays[name], err_msg=name)
@@ -98,7 +100,8 @@ def test_continuing_after_a_restore_equals_never_stopping(transitions, tmp_path)
     restored, restored_env = build_agent(CONFIG, 4), new_env()
     step, manifest = checkpointer.latest_complete()
     arrays, state, _ = checkpointer.load(step, manifest, restored.memory)
-    run_state.unbundle(restored, restored_env, arrays, state, CONFIG.seed)
+    run_state.unbundle(restored, arrays, state)
+    restore_envs([restored_env], arrays, state, [CONFIG.seed])
     games = []
     for a, e in ((agent, env), (restored, restored_env)):
         rngs.set_state(arrays, state)  # the same global draws for both

@@ -103,16 +103,16 @@ def test_training_videos_follow_gym_monitors_capped_cubic_schedule():
 def test_train_until_done_returns_when_eval_patience_ends_the_run(tmp_path, capsys, monkeypatch):
     """The notebook's loop of segments stops at the run's end, not only at total_steps: a run
     ended by eval_patience must not send it round forever."""
-    from dqnkit import training
+    from dqnkit.training import runner
 
-    segments, train = [], training.train
+    segments, train = [], runner.train
 
     def counted(*args, **kwargs):
         segments.append(kwargs.get("steps"))
         assert len(segments) <= 8, "train_until_done went on after the run had ended"  # 2,000 steps / 250
         return train(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train", counted)
+    monkeypatch.setattr(runner, "train", counted)
     config = notebook.make_config("smoke", str(tmp_path / "run"), eval_every=250, eval_patience=1, video=False,
                                   tensorboard=False)
     result = notebook.train_until_done(config, str(tmp_path / "run"), 250)

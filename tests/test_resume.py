@@ -55,6 +55,32 @@ def test_two_segments_equal_one(straight, tmp_path):
     assert_same_run(run_dir, straight)
 
 
+# The last commit before the kit moved into subpackages (and the runner into phases): its run folders
+# must resume unchanged, checkpoints and all.
+FLAT_KIT_COMMIT = "0af31ba"
+
+
+def test_a_run_folder_written_by_the_flat_kit_resumes_as_one_run(straight, tmp_path):
+    """The first segment by commit 0af31ba's code (taken from this checkout's git history), the
+    second by today's: the run is the straight run of today's code, bitwise."""
+    old_kit = tmp_path / "flat-kit"
+    old_kit.mkdir()
+    archive = subprocess.run(["git", "archive", FLAT_KIT_COMMIT, "experiments", "processors"], cwd=REPO_ROOT,
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(old_kit)], input=archive, check=True)
+    env = {**os.environ, "PYTHONPATH": f"{old_kit / 'experiments'}{os.pathsep}{old_kit}"}
+    run_dir = tmp_path / "run"
+    first = subprocess.run([sys.executable, str(old_kit / "experiments" / "dqn_atari.py"), *SMOKE, "--run-dir",
+                            str(run_dir), "--steps", "1000"], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    imported = subprocess.run([sys.executable, "-c", "import dqnkit.training; print(dqnkit.training.__file__)"],
+                              capture_output=True, text=True, env=env, check=True).stdout.strip()
+    assert imported == str(old_kit / "experiments" / "dqnkit" / "training.py")  # the flat kit ran, not today's
+    second = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert f"Resumed {run_dir} at step 1,000" in second.stdout
+    assert_same_run(run_dir, straight)
+
+
 @pytest.mark.slow  # a minute; test_two_segments_equal_one covers splitting with every option on
 def test_two_segments_equal_one_with_the_examples_settings(tmp_path):
     straight_run, split_run = tmp_path / "plain-straight", tmp_path / "plain-split"

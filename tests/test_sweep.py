@@ -21,12 +21,12 @@ import pytest
 
 from helpers import REPO_ROOT, log_without_wall_clock
 
-SWEEP = os.path.join(REPO_ROOT, "experiments", "driver.py")
+SWEEP = os.path.join(REPO_ROOT, "experiments", "sweep.py")
 SPEC = ["--config", "smoke", "--set", "total_steps=1200", "--set", "video=false", "--set", "checkpoint_every=400"]
 
 
 def sweep(*args, check=True):
-    """Run experiments/driver.py ARGS as a user does; the result also has the driver's `pid`."""
+    """Run experiments/sweep.py ARGS as a user does; the result also has the driver's `pid`."""
     process = subprocess.Popen([sys.executable, SWEEP, *map(str, args)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     stdout, stderr = process.communicate(timeout=900)
@@ -130,9 +130,9 @@ def test_the_planner_resolves_each_trials_config_once_and_ray_gets_it_as_plain_d
     real_resolve = resolve.resolve_config
     monkeypatch.setattr(resolve, "resolve_config", lambda *args: calls.append(args) or real_resolve(*args))
     handed = []
-    monkeypatch.setattr(sweep, "_fit_on_ray", lambda sweep_dir, todo, *rest: handed.extend(todo))
+    monkeypatch.setattr(driver, "_fit_on_ray", lambda sweep_dir, todo, *rest: handed.extend(todo))
     driver.run(tmp_path / "s", "smoke", ["BreakoutDeterministic-v4"], [1, 2], {"gamma": [0.99, 0.9]},
-              ["total_steps=1200"], stream=io.StringIO())
+               ["total_steps=1200"], stream=io.StringIO())
     assert len(calls) == 4 and len(handed) == 4
     params = [trial_params(trial, 1, 0) for trial in handed]
     assert [p["name"] for p in params] == [f"BreakoutDeterministic-v4-gamma={g}-seed{s}" for g in ("0.99", "0.9")
@@ -143,8 +143,10 @@ def test_the_planner_resolves_each_trials_config_once_and_ray_gets_it_as_plain_d
 
 
 def test_the_trainable_trains_the_planned_config_as_it_is(monkeypatch, tmp_path):
-    from dqnkit import configs, resolve, training
+    from dqnkit import configs, resolve
+    from dqnkit.configs import parsing
     from dqnkit.sweeps.plan import plan
+    from dqnkit.training import runner
     from dqnkit.sweeps.trainable import run_trial, trial_params
 
     import tensorflow as tf
@@ -157,10 +159,10 @@ def test_the_trainable_trains_the_planned_config_as_it_is(monkeypatch, tmp_path)
     def refuse(*args, **kwargs):
         raise AssertionError("the worker read or checked the config again")
 
-    for module, name in [(resolve, "resolve_config"), (configs, "from_json_text"), (configs, "make_config")]:
+    for module, name in [(resolve, "resolve_config"), (parsing, "from_json_text"), (parsing, "make_config")]:
         monkeypatch.setattr(module, name, refuse)
     trained = []
-    monkeypatch.setattr(training, "train", lambda config, run_dir, steps, **kwargs: trained.append((config, run_dir, steps)))
+    monkeypatch.setattr(runner, "train", lambda config, run_dir, steps, **kwargs: trained.append((config, run_dir, steps)))
     run_trial(params)
     (config, run_dir, steps), = trained
     assert configs.to_dict(config) == configs.to_dict(trial.config) and config.seed == 3

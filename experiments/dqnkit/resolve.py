@@ -133,10 +133,6 @@ def config_beside(weights):
 
 
 def read_config_file(path):
-    """A saved config (a run's config.json or a shipped one) as a config; one line if it is garbled."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return configs.from_json_text(f.read())
-    except (OSError, ValueError) as exc:
-        raise configs.ConfigError(f"{path} is not a readable config ({exc}); pass --config PRESET (or --run-dir) "
-                                  "to say what the weights were trained with") from None
+    """The config saved beside weights (or a run's): one line if it is garbled."""
+    return configs.read_config_file(path, "pass --config PRESET (or --run-dir) to say what the weights were "
+                                          "trained with")

@@ -18,7 +18,7 @@ What the N envs change, and why:
   acts with the weights as they were *before the previous vector step's train steps* (after
   vector step v-2): K = num_envs / train_interval train steps old (the train steps one vector step
   holds). That lag lets an actor process (``actor_process.py``) play step v while the learner
-  trains on step v-1, and the in-process actor keeps the same lag (``LaggedQValues``), so
+  trains on step v-1, and the in-process actor keeps the same lag (``lagged_q_values.LaggedQValues``), so
   ``actor_process`` does not change what a run is: one run may go on with or without it;
 - memory: each env appends to its own stream (``StreamMemory``), so windows and transitions never
   mix envs;
@@ -33,20 +33,12 @@ each env's wrappers at hand. ale-py's ``AtariVectorEnv`` steps its envs in C++ t
 own preprocessing: neither ``AtariProcessor`` nor a saved mid-game state (ALE state, the
 preprocessing's frames) would be ours to keep, so a resume could not be exact.
 """
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dqnkit.envs import ale
-
-
-@dataclass
-class GameResult:
-    score: float = 0.0  # the game's real score (rewards before clipping)
-    steps: int = 0  # agent steps
-    losses: list = field(default_factory=list)
-    mean_qs: list = field(default_factory=list)
+from dqnkit.acting.transition import GameResult, env_step
+from dqnkit.envs import ale, video
 
 
 @dataclass
@@ -57,48 +49,26 @@ class EnvGame:
     result: GameResult = field(default_factory=GameResult)
 
 
-class LaggedQValues:
-    """Q-values from the weights of two vector steps back (see the module docstring). Two copies
-    of the online net take turns: at the start of each vector step the one holding the weights
-    after step v-2 acts, and the other takes the current weights (after step v-1) for step v+1,
-    by graph assignments (one call a step; on a GPU the weights stay there)."""
-
-    def __init__(self, agent, pending_weights=None):
-        import tensorflow as tf
-        import tf_keras
-        from tf_keras import backend as K
-
-        model = agent.model
-        self.copies = [tf_keras.models.clone_model(model) for _ in range(2)]
-        self.copies[0].set_weights(model.get_weights())
-        self.copies[1].set_weights(model.get_weights() if pending_weights is None else pending_weights)
-        self._capture = [tf.group(*[c.assign(o) for c, o in zip(copy.weights, model.weights)]) for copy in self.copies]
-        self._q = [K.function([copy.input], [copy.output]) for copy in self.copies]
-        self._session = tf.compat.v1.keras.backend.get_session
-        self.processor = agent.processor
-        self.acting = 0  # copies[1 - acting] holds the weights the next vector step acts with
-
-    def advance(self):
-        """At the start of vector step v: act with the weights after step v-2, and keep those
-        after step v-1 (the current ones) for step v+1."""
-        self.acting = 1 - self.acting
-        self._session().run(self._capture[1 - self.acting])
-
-    def __call__(self, states):
-        if self.processor is not None:  # as agent.compute_batch_q_values does
-            states = self.processor.process_state_batch(states)
-        return self._q[self.acting]([states])[0]
-
-    def pending_weights(self):
-        """The weights the next vector step acts with (a checkpoint keeps them)."""
-        return self.copies[1 - self.acting].get_weights()
-
-
 @dataclass
 class FinishedGame:
     env_index: int
     step: int  # the global step of the game's last transition
     result: GameResult
+
+
+class LatestQValues:
+    """Q-values from the agent's current weights: what one env acts with (as keras-rl2's ``fit``),
+    and what the actor process's own copy of the net gives. (Several envs in one process act with
+    ``lagged_q_values.LaggedQValues``: the same two calls.)"""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def advance(self):
+        """At the start of each vector step: nothing to do, the weights are the agent's."""
+
+    def __call__(self, states):
+        return self.agent.compute_batch_q_values(states)
 
 
 class ReplayLearner:
@@ -110,22 +80,24 @@ class ReplayLearner:
     def __init__(self, agent, streams):
         self.agent, self.streams = agent, list(streams)
 
-    def store(self, i, observation, action, reward, terminal):
-        if self.agent.step % self.agent.memory_interval == 0:
+    def store(self, i, step, observation, action, reward, terminal):
+        if self.agent.stores_at(step):
             self.streams[i].append(observation, action, reward, terminal)
 
     def learn(self, step, env=None, counted=True):
         """keras-rl2's rules at `step`. (`env` and `counted` - whose transition it is, and whether
         its metrics go to that env's game - are for the actor process's recorder; the actor
         tallies the metrics itself here.)"""
-        self.agent.step = step
+        self.agent.at_step(step)
         return self.agent.learn()
 
 
 class Actor:
     """Plays `env_list` for `agent` (a FastDQNAgent in training), one vector step per `step` call;
     see the module docstring. `windows[i]` keeps env i's recent frames (its replay stream, in one
-    process); `learner` takes the transitions (`ReplayLearner`, or an actor process's recorder)."""
+    process); `learner` takes the transitions (`ReplayLearner`, or an actor process's recorder);
+    `q_values` gives the greedy actions' Q-values (by default `LatestQValues` with one env,
+    ``LaggedQValues`` with several). Env 0 may be wrapped by a video recorder: its recording ends with its game."""
 
     def __init__(self, agent, env_list, processor, windows, learner, terminal_on_life_loss=False, q_values=None):
         from dqnkit.agent.fast_dqn import is_annealed_eps_greedy  # here: this module loads without TensorFlow
@@ -135,15 +107,13 @@ class Actor:
                              "build_agent (LinearAnnealedPolicy over EpsGreedyQPolicy)")
         if len(windows) != len(env_list):
             raise ValueError(f"{len(env_list)} envs need {len(env_list)} memory streams, got {len(windows)}")
+        if q_values is None and len(env_list) > 1:  # a new run's lag; a resumed one passes its checkpoint's
+            from dqnkit.acting.lagged_q_values import LaggedQValues
+            q_values = LaggedQValues(agent)
         self.agent, self.envs, self.processor, self.windows = agent, list(env_list), processor, list(windows)
         self.learner = learner
         self.terminal_on_life_loss = terminal_on_life_loss
-        # Where greedy actions come from: the agent's latest weights with one env; with several,
-        # lagged weights (`LaggedQValues` in one process, the actor process's own copy otherwise).
-        # The default suits a new run; a resumed one passes LaggedQValues with its checkpoint's weights.
-        if q_values is None and len(self.envs) > 1:
-            q_values = LaggedQValues(agent)
-        self.q_values = q_values
+        self.q_values = q_values or LatestQValues(agent)
         self.games = [None] * len(self.envs)  # None: that env starts a new game at its next step
         self._mean_q_index = agent.metrics_names.index("mean_q")
 
@@ -156,89 +126,75 @@ class Actor:
         self.games[i] = EnvGame(self.processor.process_observation(observation), ale.lives(self.envs[i]))
 
     def _epsilon_draw(self, step):
-        """keras-rl2's EpsGreedyQPolicy at ``agent.step = step``: a random action, or None for greedy."""
-        self.agent.step = step
+        """keras-rl2's EpsGreedyQPolicy at step `step`: a random action, or None for greedy."""
+        self.agent.at_step(step)
         return self.agent.random_action_or_none(self.agent.policy)
 
-    def _greedy(self, indexes):
-        """Greedy actions of envs `indexes` from one batched forward pass over their windows."""
+    def _greedy(self, indexes, observations):
+        """Greedy actions of envs `indexes` (their windows ending in `observations`) from one
+        batched forward pass."""
         if not indexes:
             return []
-        windows = np.stack([self.windows[i].get_recent_state(self.games[i].observation) for i in indexes])
-        q_values = self.agent.compute_batch_q_values(windows) if self.q_values is None else self.q_values(windows)
-        return [int(a) for a in np.argmax(q_values, axis=1)]
+        windows = np.stack([self.windows[i].get_recent_state(obs) for i, obs in zip(indexes, observations)])
+        return [int(a) for a in np.argmax(self.q_values(windows), axis=1)]
 
     def step(self, step):
         """One vector step from global step `step`; returns the games it ended, in env order."""
-        if isinstance(self.q_values, LaggedQValues):
-            self.q_values.advance()
+        self.q_values.advance()
         for i, game in enumerate(self.games):
             if game is None:
                 self._start_game(i)
         actions = [self._epsilon_draw(step + i) for i in range(self.num_envs)]
         greedy = [i for i, action in enumerate(actions) if action is None]
-        for i, action in zip(greedy, self._greedy(greedy)):
+        for i, action in zip(greedy, self._greedy(greedy, [self.games[i].observation for i in greedy])):
             actions[i] = action
         finished = []
         for i, action in enumerate(actions):
             if self._transition(i, action, step + i):
                 finished.append(FinishedGame(i, step + i + 1, self.games[i].result))
                 self.games[i] = None
+                if i == 0:
+                    video.finish_episode_video(self.envs[0])  # the recording ends with the game
         return finished
 
     def _transition(self, i, action, step):
-        """Env i's transition at global step `step` (agent.step counts from 0, as in fit):
-        act, store, learn. Returns True when its game is over."""
-        agent, env, game, window = self.agent, self.envs[i], self.games[i], self.windows[i]
-        raw_observation, raw_reward, terminated, truncated, _ = env.step(action)
-        observation = self.processor.process_observation(raw_observation)
-        game_over = terminated or truncated
-        lives_now = ale.lives(env)
-        life_lost, game.lives_left = lives_now < game.lives_left, lives_now
-        episode_over = game_over or (self.terminal_on_life_loss and life_lost)
-
-        agent.step = step
-        self.learner.store(i, game.observation, action, self.processor.process_reward(raw_reward), episode_over)
-        metrics = self.learner.learn(step, i)
-        if not math.isnan(metrics[0]):
-            game.result.losses.append(float(metrics[0]))
-            game.result.mean_qs.append(float(metrics[self._mean_q_index]))
-        game.result.score += float(raw_reward)
-        game.result.steps += 1
-        if episode_over:
+        """Env i's transition at global step `step` (counted from 0, as in fit): act, store,
+        learn. Returns True when its game is over."""
+        game = self.games[i]
+        outcome = env_step(self.envs[i], action, self.processor, game.lives_left, self.terminal_on_life_loss)
+        game.lives_left = outcome.lives
+        reward = self.processor.process_reward(outcome.raw_reward)
+        self.learner.store(i, step, game.observation, action, reward, outcome.episode_over)
+        game.result.tally(outcome.raw_reward, self.learner.learn(step, i), self._mean_q_index)
+        if outcome.episode_over:
             # As in Agent.fit: one more forward on the last observation (its action is stored with
             # it) and one more backward, so that observation enters the memory.
             last_action = self._epsilon_draw(step + 1)
             if last_action is None:
-                state = window.get_recent_state(observation)
-                q_values = agent.compute_q_values(state) if self.q_values is None else self.q_values(state[None])[0]
-                last_action = int(np.argmax(q_values))
-            self.learner.store(i, observation, last_action, 0.0, False)
+                (last_action,) = self._greedy([i], [outcome.observation])
+            self.learner.store(i, step + 1, outcome.observation, last_action, 0.0, False)
             self.learner.learn(step + 1, i, counted=False)
-        game.observation = observation
-        return game_over
+        game.observation = outcome.observation
+        return outcome.game_over
 
     # -- checkpoint support ------------------------------------------------------------------------
     def get_game_state(self, i):
         """(arrays, JSON-able dict) of env i's game between two steps, or None between games
         (the env's own state is the env's: ``ale.save_env_state``)."""
-        game, stream = self.games[i], self.windows[i]
+        game = self.games[i]
         if game is None:
             return None
+        frames, terminals = self.windows[i].window_state()
         arrays = {"observation": np.asarray(game.observation)}
-        for k, frame in enumerate(stream.recent_observations):
-            arrays[f"window_{k:03d}"] = np.asarray(frame)
+        arrays.update({f"window_{k:03d}": frame for k, frame in enumerate(frames)})
         return arrays, {"lives_left": int(game.lives_left), "score": game.result.score, "steps": game.result.steps,
                         "losses": list(game.result.losses), "mean_qs": list(game.result.mean_qs),
-                        "window_terminals": [bool(t) for t in stream.recent_terminals]}
+                        "window_terminals": terminals}
 
     def set_game_state(self, i, arrays, state):
         """Undo `get_game_state` for env i (whose env state has been restored)."""
-        stream = self.windows[i]
         self.games[i] = EnvGame(arrays["observation"], state["lives_left"],
                                 GameResult(score=state["score"], steps=state["steps"], losses=list(state["losses"]),
                                            mean_qs=list(state["mean_qs"])))
-        stream.recent_observations.clear()
-        stream.recent_observations.extend(arrays[k] for k in sorted(arrays) if k.startswith("window_"))
-        stream.recent_terminals.clear()
-        stream.recent_terminals.extend(state["window_terminals"])
+        self.windows[i].restore_window([arrays[k] for k in sorted(arrays) if k.startswith("window_")],
+                                       state["window_terminals"])

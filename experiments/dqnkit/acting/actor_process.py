@@ -1,4 +1,6 @@
-"""The actor in a process of its own (``actor_process=true``), as seed 002's 03_parallel.py plays.
+"""The actor in a process of its own (``actor_process=true``), as the play process of Lapan, *Deep
+Reinforcement Learning Hands-On* 2nd ed., Chapter 9 (``Chapter09/03_parallel.py`` in
+PacktPublishing/Deep-Reinforcement-Learning-Hands-On-Second-Edition) plays.
 
 The actor process holds the envs, the processor, the policy's random numbers and a copy of the
 net; the main process (the learner) holds the replay memory and trains. The actor plays vector
@@ -38,7 +40,8 @@ import traceback
 
 import numpy as np
 
-from dqnkit.acting.actor import FinishedGame, GameResult
+from dqnkit.acting.actor import FinishedGame
+from dqnkit.acting.transition import GameResult
 from dqnkit.errors import UserFacingError
 
 
@@ -54,10 +57,10 @@ class TransitionRecorder:
         self.agent, self.windows, self.calls = agent, windows, []
         self._no_metrics = [math.nan] * len(agent.metrics_names)
 
-    def store(self, i, observation, action, reward, terminal):
-        if self.agent.step % self.agent.memory_interval == 0:  # as ReplayLearner.store
+    def store(self, i, step, observation, action, reward, terminal):
+        if self.agent.stores_at(step):  # as ReplayLearner.store
             self.windows[i].append(observation, action, reward, terminal, training=False)
-        self.calls.append(("store", self.agent.step, i, observation, action, reward, terminal))
+        self.calls.append(("store", step, i, observation, action, reward, terminal))
 
     def learn(self, step, env=None, counted=True):
         self.calls.append(("learn", step, env, counted))
@@ -95,13 +98,13 @@ def _actor_main(conn, spec, buffers, shapes):
 
 def _serve(conn, spec, buffers, shapes):
     from dqnkit import configs
+    from dqnkit.acting.actor import Actor, LatestQValues
+    from dqnkit.acting.env_bundle import restore_envs, save_envs
     from dqnkit.agent import rngs
-    from dqnkit.run import run_state
-    from dqnkit.envs import video
-    from dqnkit.acting.actor import Actor
     from dqnkit.agent.fast_dqn import build_agent
-    from dqnkit.memory.ring import RingMemory
+    from dqnkit.envs import video
     from dqnkit.envs.run_envs import make_run_envs
+    from dqnkit.memory.ring import RingMemory
     from processors import AtariProcessor
 
     config = configs.from_saved(spec["config"])
@@ -113,14 +116,14 @@ def _serve(conn, spec, buffers, shapes):
     agent.training = True  # the policy's epsilon follows the schedule; this agent never trains
     games = [None] * len(env_list)
     if spec["env_parts"] is not None:
-        games = run_state.restore_envs(env_list, *spec["env_parts"], seeds)
+        games = restore_envs(env_list, *spec["env_parts"], seeds)
     rngs.set_state(*spec["rng_parts"])
     played = list(env_list)
     if spec["video"] is not None:
         played[0] = video.record_episodes(env_list[0], *spec["video"])
     recorder = TransitionRecorder(agent, windows)
     actor = Actor(agent, played, AtariProcessor(), windows, recorder, config.terminal_on_life_loss,
-                  q_values=agent.compute_batch_q_values)
+                  q_values=LatestQValues(agent))  # this process's own net holds the lagged weights
     for i, game in enumerate(games):
         if game is not None:
             actor.set_game_state(i, *game)
@@ -136,13 +139,11 @@ def _serve(conn, spec, buffers, shapes):
                                          zip(np.split(flat, np.cumsum(sizes)[:-1]), shapes)])
                 recorder.calls = []
                 finished = actor.step(step)
-                if any(done.env_index == 0 for done in finished):
-                    video.finish_episode_video(played[0])
                 conn.send(("played", step, recorder.calls,
                            [(done.env_index, done.step, done.result.score, done.result.steps) for done in finished]))
             elif message[0] == "state":
                 game_states = [actor.get_game_state(i) for i in range(actor.num_envs)]
-                conn.send(("state", run_state.save_envs(env_list, game_states), rngs.get_state()))
+                conn.send(("state", save_envs(env_list, game_states), rngs.get_state()))
             else:  # "quit"
                 return
     finally:
@@ -157,7 +158,7 @@ class ActorProcess:
     `pending_weights` are the weights the first vector step acts with (a checkpoint's, or the
     agent's own for a new run); `env_parts` and `rng_parts` the checkpoint's envs and generators
     (None and the current generators for a new run); `saved_games` each env's game in progress
-    (``run_state.saved_games``); `schedule(before, after)` says whether a
+    (``env_bundle.saved_games``); `schedule.checkpoint_due(before, after)` says whether a
     checkpoint is due at the end of the vector step from `before` to `after`; `video` is
     (folder, prefix, first episode) or None; `model(nb_actions)`, a module-level function, builds
     the net when it is not the config's Mnih net (the benchmark's trivial model)."""
@@ -217,7 +218,7 @@ class ActorProcess:
             step = self.next_play
             self._send(("play", step))
             self.next_play += self.num_envs
-            if self.next_play >= self.stop_step or self.schedule(step, self.next_play):
+            if self.next_play >= self.stop_step or self.schedule.checkpoint_due(step, self.next_play):
                 self.request_state()
 
     def request_state(self):
@@ -227,8 +228,14 @@ class ActorProcess:
             self.state_after = self.next_play - self.num_envs
             self._send(("state",))
 
-    def at_checkpointable_step(self, step):
-        return self.state is not None and self.state_after + self.num_envs == step
+    def ready_for_checkpoint(self, step):
+        """Whether the actor's state at `step` is here, so a checkpoint can be taken now (the
+        schedule's steps always are). If not (a signal arrived), it is asked for: the actor stops
+        after the vector step it is playing, and the state comes with the next `step`."""
+        if self.state is not None and self.state_after + self.num_envs == step:
+            return True
+        self.request_state()
+        return False
 
     def _gone(self):
         self.process.join(timeout=5)
@@ -262,8 +269,7 @@ class ActorProcess:
         for call in calls:
             if call[0] == "store":
                 _, agent_step, i, observation, action, reward, terminal = call
-                self.agent.step = agent_step
-                self.learner.store(i, observation, action, reward, terminal)
+                self.learner.store(i, agent_step, observation, action, reward, terminal)
             else:
                 _, learn_step, env, counted = call
                 metrics = self.learner.learn(learn_step)
@@ -287,16 +293,11 @@ class ActorProcess:
     def checkpoint_parts(self, step):
         """(env parts, generator parts, weights the next step acts with) at the end of the vector
         step ending at `step`, where the actor stopped; the actor then goes on."""
-        from dqnkit.run import run_state
+        from dqnkit.acting.env_bundle import with_learner_tallies
 
-        env_parts, rng_parts = self.state
-        arrays, state = env_parts
-        for i, (losses, mean_qs) in enumerate(self.tallies):
-            key = run_state.game_key(i)
-            if key in state:
-                state[key] = {**state[key], "losses": list(losses), "mean_qs": list(mean_qs)}
+        (arrays, state), rng_parts = self.state
         self.state, self.state_after = None, None
-        return (arrays, state), rng_parts, self.published_weights(step // self.num_envs)
+        return (arrays, with_learner_tallies(state, self.tallies)), rng_parts, self.published_weights(step // self.num_envs)
 
     def close(self):
         try:

@@ -4,9 +4,7 @@
 (``dqnkit/playing.py``) and the evaluations (``training/evaluation.py``) play with them, and the
 tests check the training actor (``actor.py``) against them.
 """
-import math
-
-from dqnkit.acting.actor import GameResult
+from dqnkit.acting.transition import GameResult, env_step
 from dqnkit.agent.fast_dqn import build_agent
 from dqnkit.envs import ale
 from dqnkit.memory.ring import RingMemory
@@ -15,10 +13,7 @@ from dqnkit.memory.ring import RingMemory
 class Game:
     """One whole game, stepped the way keras-rl2's ``Agent.fit`` (``agent.training``) or
     ``Agent.test`` steps an episode, one agent step per `step` call, through the agent's own
-    ``forward`` and ``backward``.
-
-    With `terminal_on_life_loss` every lost life ends the *agent's* episode - its memory records
-    a terminal and its window of frames starts again - while the game goes on."""
+    ``forward`` and ``backward``, with the life-loss rule of ``transition.py``."""
 
     def __init__(self, agent, env, processor, terminal_on_life_loss=False):
         self.agent, self.env, self.processor = agent, env, processor
@@ -36,34 +31,27 @@ class Game:
         return self
 
     def step(self, step=0):
-        """Play one agent step; `step` is the global step count before it (training sets
-        ``agent.step`` from it). Returns True when the game is over."""
+        """Play one agent step; `step` is the global step count before it (in training,
+        ``agent.step`` is set from it as ``Agent.fit`` sets it: this drives keras-rl2's own
+        ``DQNAgent`` too). Returns True when the game is over."""
         agent = self.agent
         if agent.training:
             agent.step = step
         action = agent.forward(self.observation)
-        raw_observation, raw_reward, terminated, truncated, _ = self.env.step(action)
-        observation = self.processor.process_observation(raw_observation)
-        game_over = terminated or truncated
-        lives_now = ale.lives(self.env)
-        life_lost, self.lives_left = lives_now < self.lives_left, lives_now
-        episode_over = game_over or (self.terminal_on_life_loss and life_lost)
-        metrics = agent.backward(self.processor.process_reward(raw_reward), terminal=episode_over)
-        if agent.training and not math.isnan(metrics[0]):
-            self.result.losses.append(float(metrics[0]))
-            self.result.mean_qs.append(float(metrics[self._mean_q_index]))
-        self.result.score += float(raw_reward)
-        self.result.steps += 1
-        if episode_over:
+        outcome = env_step(self.env, action, self.processor, self.lives_left, self.terminal_on_life_loss)
+        self.lives_left = outcome.lives
+        metrics = agent.backward(self.processor.process_reward(outcome.raw_reward), terminal=outcome.episode_over)
+        self.result.tally(outcome.raw_reward, metrics if agent.training else None, self._mean_q_index)
+        if outcome.episode_over:
             # As in Agent.fit: one more forward/backward so the last observation enters the memory.
             if agent.training:
                 agent.step = step + 1
-            agent.forward(observation)
+            agent.forward(outcome.observation)
             agent.backward(0.0, terminal=False)
-            if not game_over:
+            if not outcome.game_over:
                 agent.reset_states()
-        self.observation = observation
-        return game_over
+        self.observation = outcome.observation
+        return outcome.game_over
 
 
 def play_game(agent, env, processor, terminal_on_life_loss=False, step=0):

@@ -175,6 +175,16 @@ class FastDQNAgent(DQNAgent):
             action = int(np.argmax(self.compute_q_values(self.memory.get_recent_state(observation))))
         return action
 
+    def at_step(self, step):
+        """Set keras-rl2's step counter, which the policy's epsilon, the warm-up, the train interval,
+        the memory interval and target updates all read. The runner owns the global step; the
+        actor and the learner tell the agent where it is through this one method."""
+        self.step = step
+
+    def stores_at(self, step):
+        """keras-rl2's memory_interval: whether the transition at `step` enters the replay memory."""
+        return step % self.memory_interval == 0
+
     def random_action_or_none(self, policy):
         """The random part of keras-rl2's annealed EpsGreedyQPolicy at ``self.step``: its epsilon,
         one uniform draw, and a random action if it falls under epsilon; None when the action is
@@ -189,7 +199,7 @@ class FastDQNAgent(DQNAgent):
         # sampled before it); keras-rl2's path hands them to the processor in keras-rl2's layout.
         if not self.fused or self.memory.several_inputs:
             return super().backward(reward, terminal)
-        if self.step % self.memory_interval == 0:
+        if self.stores_at(self.step):
             self.memory.append(self.recent_observation, self.recent_action, reward, terminal, training=self.training)
         if not self.training:
             return [np.nan] * len(self._names)

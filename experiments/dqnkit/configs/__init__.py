@@ -5,9 +5,12 @@
 (Whether a config can run here, its env name and preprocessing included, is
 ``dqnkit.envs.check_runnable``: that needs gymnasium, which this package does not load.)
 """
-from dqnkit.configs.keys import (DEFAULTS, DUELING_TYPES, OPTIONAL_INT_KEYS, SCHEDULE_KEYS,  # noqa: F401
-                                 STEPS_OR_RATE_KEYS, UNSET_WORDS)
-from dqnkit.configs.parsing import (CUSTOM, ConfigError, apply_overrides, convert_value,  # noqa: F401
-                                    default_config, describe_keys, from_json_text, from_saved, make_config,
-                                    run_defining_differences, to_dict, to_json, validate)
-from dqnkit.configs.presets import FAST, PONG, PRESETS  # noqa: F401
+from dqnkit._exports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "keys": ["DEFAULTS", "DUELING_TYPES", "OPTIONAL_INT_KEYS", "SCHEDULE_KEYS", "STEPS_OR_RATE_KEYS", "UNSET_WORDS"],
+    "parsing": ["CUSTOM", "ConfigError", "apply_overrides", "convert_value", "default_config", "describe_keys",
+                "from_json_text", "from_saved", "make_config", "read_config_file", "run_defining_differences",
+                "to_dict", "to_json", "validate"],
+    "presets": ["FAST", "PONG", "PRESETS"],
+})

@@ -211,6 +211,16 @@ def from_saved(data):
     return config
 
 
+def read_config_file(path, advice=""):
+    """A saved config (a run's config.json, a checkpoint's copy, a shipped agent's) read from
+    `path`; one line if it is garbled or unreadable, with `advice` on what to do."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return from_json_text(f.read())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} is not a readable config ({exc}){'; ' + advice if advice else ''}") from None
+
+
 def from_json_text(text):
     """A config from config.json text (see `from_saved`)."""
     return from_saved(json.loads(text))

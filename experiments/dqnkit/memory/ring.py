@@ -374,11 +374,23 @@ class RingMemory(Memory):
         """The sampler's generator state (JSON-able). The entries themselves go to checkpoints
         incrementally, through `export_entries`. The window of recent observations
         (keras-rl2's ``recent_observations``/``recent_terminals``) belongs to the game being
-        played: ``actor.Actor`` saves it with a game in progress."""
+        played: `window_state` gives it, and ``acting.actor.Actor`` saves it with a game in progress."""
         return {"rng": self.rng.bit_generator.state}
 
     def set_state(self, state):
         self.rng.bit_generator.state = state["rng"]
+
+    def window_state(self):
+        """The window of the game in progress: keras-rl2's ``recent_observations`` (as arrays) and
+        ``recent_terminals`` (as bools), what `get_recent_state` stacks the next state from."""
+        return [np.asarray(frame) for frame in self.recent_observations], [bool(t) for t in self.recent_terminals]
+
+    def restore_window(self, observations, terminals):
+        """Undo `window_state`: the window a saved game in progress had."""
+        self.recent_observations.clear()
+        self.recent_observations.extend(observations)
+        self.recent_terminals.clear()
+        self.recent_terminals.extend(terminals)
 
     def export_entries(self, start, stop):
         """Entries with append numbers [start, stop) as arrays (they must still be in memory):

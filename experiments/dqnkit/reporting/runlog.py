@@ -21,8 +21,9 @@ def is_wall_clock_field(name):
     return any(part in name for part in ("time", "fps", "sps"))
 
 
-class EpisodeLog:
-    """Appends episode records to ``log.jsonl``; the file always ends with a whole line."""
+class JsonlAppender:
+    """Appends records to a JSONL log (log.jsonl, eval.jsonl, segments.jsonl), one line each, flushed:
+    the file always ends with a whole line."""
 
     def __init__(self, path):
         self.path = path
@@ -50,7 +51,7 @@ class SegmentJournal:
 
     def __init__(self, path, start_step, actor_process=False):
         self.start_step = start_step
-        self._log = EpisodeLog(path)
+        self._log = JsonlAppender(path)
         self._log.write({"event": "start", "step": start_step, "time": round(time.time(), 1),
                          "segment_start_step": start_step, "host": socket.gethostname(), "pid": os.getpid(),
                          "actor_process": bool(actor_process)})

@@ -1,4 +1,5 @@
-"""The wall clock a run took to solve its game, from its own logs (seed 002's measure).
+"""The wall clock a run took to solve its game, from its own logs: the measure of Lapan, *Deep
+Reinforcement Learning Hands-On* 2nd ed., Chapter 9 (minutes to a mean of the last 100 games >= 17).
 
 "Solved" is the book's rule (Lapan, Deep RL Hands-On, ch. 9): the mean score of the last 100
 training games (fewer before there are 100) reaches a threshold (17 for Pong, whose maximum is

@@ -2,7 +2,7 @@
 writer (no new dependency; reading them needs the ``tensorboard`` package, which Colab has).
 
 Per game, at the global step where it ended: the real score and its smoothed average (exponential,
-alpha 0.98, as in seed 002), the length, the mean loss and its smoothed average, epsilon, and steps
+alpha 0.98, as the book behind seed 002 smooths rewards: Lapan, Deep RL Hands-On 2nd ed., ch. 9), the length, the mean loss and its smoothed average, epsilon, and steps
 per second. Per evaluation: its mean, std, min and max.
 
 A resumed segment first writes a ``SessionLog.START`` at the step after its checkpoint: TensorBoard

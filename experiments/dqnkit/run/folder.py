@@ -14,6 +14,7 @@
     <run>/learning_curve.png  drawn by --mode plot and the notebook
 """
 import os
+import tempfile
 import warnings
 
 from dqnkit import configs
@@ -29,6 +30,17 @@ def default_run_dir(config, root="runs"):
     """runs/<env>-<preset>-seed<seed>: no timestamp, so a restart finds its own checkpoints."""
     env = config.env_name.replace("/", "_")
     return os.path.join(root, f"{env}-{config.get('preset', configs.CUSTOM)}-seed{config.seed}")
+
+
+def check_writable(folder, advice, what=""):
+    """Refuse a folder a mode must write into (a read-only mount, a Drive folder shared read-only)
+    in one line, before the write fails deep inside moviepy, matplotlib or a checkpoint: it is made
+    if missing and a file is written and removed."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise RunFolderError(f"cannot write to {what}{folder} ({exc.strerror}); {advice}") from None
 
 
 class RunFolder:
@@ -50,25 +62,11 @@ class RunFolder:
         return os.path.exists(self.config_path)
 
     def ensure_writable(self):
-        try:
-            os.makedirs(self.path, exist_ok=True)
-            probe = os.path.join(self.path, ".write-test")
-            with open(probe, "w") as f:
-                f.write("ok")
-            os.remove(probe)
-        except OSError as exc:
-            raise RunFolderError(f"cannot write to run folder {self.path} ({exc.strerror}); "
-                                 "choose another --run-dir") from None
+        check_writable(self.path, "choose another --run-dir", what="run folder ")
 
     def saved_config(self):
-        """config.json as a config; None if there is none; RunFolderError if it is unreadable."""
-        if not self.has_config():
-            return None
-        try:
-            with open(self.config_path, encoding="utf-8") as f:
-                return configs.from_json_text(f.read())
-        except (OSError, ValueError) as exc:
-            raise RunFolderError(f"{self.config_path} is unreadable ({exc})") from None
+        """config.json as a config; None if there is none; ConfigError (one line) if it is unreadable."""
+        return configs.read_config_file(self.config_path) if self.has_config() else None
 
     def checkpoint_config(self):
         """The config the newest complete checkpoint was trained with: (step, config or None)."""
@@ -83,7 +81,7 @@ class RunFolder:
         without either the run is refused rather than resumed under some other config."""
         try:
             saved = self.saved_config()
-        except RunFolderError as exc:
+        except configs.ConfigError as exc:
             problem = str(exc)
         else:
             if saved is not None:

@@ -44,7 +44,7 @@ class Evaluator:
     def __init__(self, config, folder, nb_actions, processor):
         self.config, self.folder, self.nb_actions, self.processor = config, folder, nb_actions, processor
         self.best, self.since_best = runlog.since_best(runlog.read_log(folder.eval_log_path))
-        self.log = runlog.EpisodeLog(folder.eval_log_path)
+        self.log = runlog.JsonlAppender(folder.eval_log_path)
         self.player = self.env = None
 
     def __call__(self, agent, step):

@@ -1,19 +1,21 @@
 """The runner: training in resumable segments, with the actor, the learner and what hangs off them.
 
-One call of `train` is one *segment*: it resumes from the run's newest complete checkpoint (or
+One call of `train` is one *segment* (a ``Segment``, whose phases are named as Dopamine's
+``Runner`` names its own in ``dopamine/discrete_domains/run_experiment.py``): it resumes from the run's newest complete checkpoint (or
 starts the run), trains until ``config.total_steps`` or for `steps` more steps (or until
 ``config.eval_patience`` evaluations in a row bring no new best: the run's end), and checkpoints
 every ``config.checkpoint_every`` steps and at the end. The parts, each in its own module:
 
-- the actor (``actor.py``): ``num_envs`` envs, the processor, the policy and the memory appends;
+- the actor (``acting/``): ``num_envs`` envs, the processor, the policy and the memory appends,
+  in this process or in one of its own (``acting/start.py`` picks; the runner never asks which);
 - the learner: keras-rl2's rules and the fused train step (``FastDQNAgent.learn`` in
-  ``agent.py``) on the replay memory (``memory.py``, ``stream_memory.py``);
-- hanging off this runner: evaluations (``evaluation.py``), logs (``runlog.py``,
-  ``tensorboard_log.py``, ``progress.py``), videos (``video.py``), checkpoints
-  (``checkpoint.py`` writes what ``run_state.py`` gathers) and signals (``stopping.py``).
+  ``agent/fast_dqn.py``) on the replay memory (``memory/``);
+- hanging off this runner: the schedule (``schedule.py``), evaluations (``evaluation.py``), logs
+  (``reporting/``, ``progress.py``), checkpoints (``run/checkpoint.py`` writes what
+  ``run/run_state.py`` gathers from each part) and signals (``stopping.py``).
 
 The runner owns the global step (a Python int, counting transitions: ``num_envs`` per vector
-step) and the actor sets ``agent.step`` from it, so epsilon, warm-up and target updates continue
+step) and the actor and the learner tell the agent where it is (``FastDQNAgent.at_step``), so epsilon, warm-up and target updates continue
 where they were. A checkpoint holds every env's game in progress, so it is taken exactly at every
 multiple of ``checkpoint_every`` and ``eval_every`` (after the evaluation), at the segment's last
 step, and when SIGINT or SIGTERM arrives, whether or not games are running. A resumed run is
@@ -31,25 +33,24 @@ from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
 import numpy as np
 
-from dqnkit import configs
-from dqnkit.envs import ale, video
-from dqnkit.envs.run_envs import make_run_envs
-from dqnkit.agent import rngs
-from dqnkit.reporting import runlog
-from dqnkit.acting.actor import Actor, LaggedQValues, ReplayLearner
-from dqnkit.acting.actor_process import ActorProcess
+from dqnkit.acting.actor import ReplayLearner
+from dqnkit.acting.env_bundle import saved_games
+from dqnkit.acting.start import start_actor
 from dqnkit.agent.fast_dqn import build_agent
-from dqnkit.run.checkpoint import Checkpointer, write_atomic
-from dqnkit.errors import UserFacingError
-from dqnkit.training.evaluation import Evaluator
-from dqnkit.run.lock import RunLock
-from dqnkit.training.progress import Progress
 from dqnkit.agent.rngs import make_deterministic
-from dqnkit.run.folder import RunFolder
-from dqnkit.run.run_state import acting_weights, bundle, saved_games, unbundle
-from dqnkit.training.stopping import SignalGuard, Stopped
+from dqnkit.envs import ale
+from dqnkit.errors import UserFacingError
+from dqnkit.reporting import runlog
 from dqnkit.reporting.tensorboard_log import TensorBoardLog
+from dqnkit.run.checkpoint import Checkpointer, write_atomic
+from dqnkit.run.folder import RunFolder
+from dqnkit.run.lock import RunLock
+from dqnkit.run.run_state import acting_weights, bundle, unbundle
 from dqnkit.run.weights_io import save_weights_atomic
+from dqnkit.training.evaluation import Evaluator
+from dqnkit.training.progress import Progress
+from dqnkit.training.schedule import Schedule
+from dqnkit.training.stopping import SignalGuard, Stopped
 from processors import AtariProcessor
 
 warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
@@ -73,7 +74,7 @@ class StepsError(UserFacingError):
 def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_checkpoint=None):
     """Train one segment of the run in `run_dir`; see the module docstring. Returns SegmentResult.
 
-    The run folder is locked for the segment (``lock.py``): a second trainer stops at once.
+    The run folder is locked for the segment (``run/lock.py``): a second trainer stops at once.
     `on_checkpoint(step)` is called after each complete checkpoint (a sweep reports to Ray there)."""
     # Checked again here, before anything is written: a notebook may change keys of a config it
     # built, and a script may call train() with a config made by hand.
@@ -89,206 +90,290 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
         if lock.took_over is not None:
             print(f"Took over the lock of a trainer that is gone (pid {lock.took_over.get('pid', '?')} on "
                   f"{lock.took_over.get('host', '?')}).", file=stream or sys.stdout, flush=True)
-        return _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, signals)
+        segment = Segment(config, folder, signals, stream, on_checkpoint)
+        return segment.run(steps, progress_mode)
 
 
-def _train_segment(config, folder, steps, progress_mode, stream, on_checkpoint, signals):
-    checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
-    resumed_step, manifest = checkpointer.latest_complete()  # verifies its files (the one hashing pass)
-    if checkpointer.checkpoint_steps():  # only a run with progress has something to protect
-        folder.check_same_run(config, None if resumed_step is None else checkpointer.config_of(resumed_step))
-    folder.save_config(config)
+class Segment:
+    """One segment of a run, phase by phase: open the run, build the parts, restore or start,
+    open the logs, make the actor, train (the loop), close. The fields below are what the phases
+    share; the agent, the actor and the logs own everything else."""
 
-    make_deterministic(config.seed)
-    in_process = not config.actor_process
-    if in_process:
-        env_list, seeds = make_run_envs(config, render_first=config.video)
-        nb_actions = env_list[0].action_space.n
-    else:  # the envs live in the actor process; one is made here to ask the number of actions
-        env_list, seeds = None, None
-        probe = ale.make_config_env(config)
-        nb_actions = probe.action_space.n
+    def __init__(self, config, folder, signals, stream=None, on_checkpoint=None):
+        self.config, self.folder, self.signals = config, folder, signals
+        self.stream, self.on_checkpoint = stream, on_checkpoint
+        self.schedule = Schedule.of(config)
+        self.checkpointer = Checkpointer(folder.checkpoint_dir, keep=config.keep_checkpoints)
+        self.logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
+        self.step = self.episode = 0  # the global step (transitions) and the games logged
+        self.resumed_from = None  # the step of the checkpoint resumed from; None for a new run
+        self.checkpoint = None  # its (arrays, state), until the actor and the agent have taken their parts
+        self.games_in_progress = [None] * config.num_envs  # each env's game in the checkpoint (score, length)
+        self.last_checkpoint = None  # the step of this run's newest complete checkpoint
+        self.episode_log = self.journal = self.board = self.evaluator = self.actor = self.progress = None
+
+    def run(self, steps, progress_mode=None):
+        manifest = self._open_run()
+        self._build_parts()
+        self._restore_or_start(manifest)
+        start_step = self.step
+        stop_step = self.config.total_steps if steps is None else min(self.config.total_steps, self.step + int(steps))
+        self.progress = Progress(self.config.total_steps, initial=self.step, stream=self.stream, mode=progress_mode)
+        self._announce()
+        if self._nothing_to_do(stop_step):
+            return SegmentResult(self.folder.path, self.step, self.step, self.episode, self._resumed_or_new(), 0.0,
+                                 finished=True)
+        self._open_logs()
+        try:
+            self._make_actor(stop_step)
+            start_time = time.monotonic()  # an actor process's start-up is not training time
+            self._train_loop(stop_step, start_time)
+            self.journal.end(self.step, "eval_patience" if self.evaluator.patience_spent else "done")
+        except Stopped as stopped:
+            self._note_stop(stopped)
+            self.journal.end(self.step, signal.Signals(stopped.signum).name)
+            raise
+        except Exception as exc:
+            self.journal.end(self.step, type(exc).__name__)
+            raise
+        finally:
+            close_error = self._close()
+        return self._close_segment(close_error, start_step, start_time)
+
+    # -- phases before the loop ------------------------------------------------------------------
+    def _open_run(self):
+        """Find the newest complete checkpoint (verifying its files: the one hashing pass), refuse
+        a config that would change the run, and save the config. Returns its manifest."""
+        self.resumed_from, manifest = self.checkpointer.latest_complete()
+        if self.checkpointer.checkpoint_steps():  # only a run with progress has something to protect
+            checkpoint_config = None if self.resumed_from is None else self.checkpointer.config_of(self.resumed_from)
+            self.folder.check_same_run(self.config, checkpoint_config)
+        self.folder.save_config(self.config)
+        return manifest
+
+    def _build_parts(self):
+        """The seeded generators, the processor and the agent (its net, its memory)."""
+        make_deterministic(self.config.seed)
+        probe = ale.make_config_env(self.config)  # the envs are the actor's; one here tells the actions
+        self.nb_actions = probe.action_space.n
         probe.close()
-    processor = AtariProcessor()
-    agent = build_agent(config, nb_actions)
-    streams = getattr(agent.memory, "streams", [agent.memory])
+        self.processor = AtariProcessor()
+        self.agent = build_agent(self.config, self.nb_actions)
 
-    step, episode = 0, 0
-    logs = {"log.jsonl": folder.log_path, "eval.jsonl": folder.eval_log_path}
-    game_states, checkpoint_arrays, checkpoint_state = [None] * config.num_envs, {}, {}
-    if resumed_step is not None:
-        checkpoint_arrays, checkpoint_state, saved_logs = checkpointer.load(resumed_step, manifest, agent.memory)
-        game_states = unbundle(agent, env_list, checkpoint_arrays, checkpoint_state, seeds)
-        step, episode = checkpoint_state["step"], checkpoint_state["episode"]
-        for name, path in logs.items():  # drop what was logged after this checkpoint
-            write_atomic(path, saved_logs.get(name, b""))
-    else:
-        resumed_step = -1
-        for path in logs.values():
-            write_atomic(path, b"")
-    games_in_progress = saved_games(checkpoint_state, config.num_envs)
-
-    stop_step = config.total_steps if steps is None else min(config.total_steps, step + int(steps))
-    played, video_spec = list(env_list or []), None  # what an in-process actor steps: env 0 may be recorded
-    if config.video:
-        # Videos are numbered by env 0's games: the next reset starts game `first` (one more if a
-        # game is in progress). With one env that is the run's episode number. (A recording cut by
-        # a stop keeps the part before it.)
-        first = episode if config.num_envs == 1 else sum(r.get("env", 0) == 0 for r in runlog.read_log(folder.log_path))
-        video_spec = (folder.video_dir, "train", first + (games_in_progress[0] is not None))
-        if in_process:
-            played[0] = video.record_episodes(env_list[0], *video_spec)
-
-    progress = Progress(config.total_steps, initial=step, stream=stream, mode=progress_mode)
-    if resumed_step >= 0:
-        in_progress = sum(game is not None for game in games_in_progress)
-        if config.num_envs == 1:
-            within = f", in the middle of game {episode:,}" if in_progress else f", episode {episode:,}"
+    def _restore_or_start(self, manifest):
+        """Resume from the checkpoint (the agent, its memory and the generators take their state
+        back; the logs lose what was written after it), or start the logs of a new run."""
+        self.manifest = manifest
+        if self.resumed_from is None:
+            for path in self.logs.values():
+                write_atomic(path, b"")
         else:
-            within = f", {episode:,} games played, {in_progress} of {config.num_envs} envs in the middle of a game"
-        progress.print(f"Resumed {folder.path} at step {step:,}{within}.")
-    else:
-        progress.print(f"Started {folder.path}.")
-    best, evaluations_since_best = runlog.since_best(runlog.read_log(folder.eval_log_path))
-    if runlog.patience_spent(config, evaluations_since_best):
-        progress.print(f"Nothing to do: the run has ended by eval_patience={config.eval_patience}: no evaluation since "
-                       f"step {best['step']:,} brought a new best mean ({evaluations_since_best} of them); "
-                       f"{_describe_best(best)}. To train on, raise eval_patience or set it to 0 (--set "
-                       f"eval_patience=0; eval_patience=0 in nb.make_config in the notebook).")
-        _close_all(*played)
-        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=True)
-    if step >= stop_step:
-        progress.print(f"Nothing to do: the run is at step {step:,} of total_steps={config.total_steps:,}. "
-                       f"To train on, raise total_steps (--set total_steps=N; TOTAL_STEPS in the notebook).")
-        _close_all(*played)
-        return SegmentResult(folder.path, step, step, episode, resumed_step, 0.0, finished=True)  # steps >= 1: at total_steps
+            arrays, state, saved_logs = self.checkpointer.load(self.resumed_from, manifest, self.agent.memory)
+            unbundle(self.agent, arrays, state)
+            self.checkpoint = (arrays, state)
+            self.step, self.episode = state["step"], state["episode"]
+            self.last_checkpoint = self.resumed_from
+            self.games_in_progress = saved_games(state, self.config.num_envs)
+            for name, path in self.logs.items():  # drop what was logged after this checkpoint
+                write_atomic(path, saved_logs.get(name, b""))
+        # Its own env and player, made at the first evaluation; it knows the best so far.
+        self.evaluator = Evaluator(self.config, self.folder, self.nb_actions, self.processor)
 
-    episode_log = runlog.EpisodeLog(folder.log_path)
-    journal = runlog.SegmentJournal(folder.segments_path, start_step=step, actor_process=config.actor_process)
-    board = evaluator = actor = None
-    last_checkpoint = resumed_step if resumed_step >= 0 else None
-    try:
-        board = TensorBoardLog(folder.tensorboard_dir, resumed_step, runlog.read_log(folder.log_path)) \
-            if config.tensorboard else None
-        evaluator = Evaluator(config, folder, nb_actions, processor)
-        agent.training = True
-        learner = ReplayLearner(agent, streams)
-        pending = acting_weights(checkpoint_arrays) if resumed_step >= 0 else None
-        if in_process:
-            lagged = LaggedQValues(agent, pending) if config.num_envs > 1 else None
-            actor = Actor(agent, played, processor, streams, learner, config.terminal_on_life_loss, q_values=lagged)
-            for i, game in enumerate(game_states):
-                if game is not None:
-                    actor.set_game_state(i, *game)
+    def _resumed_or_new(self):
+        return -1 if self.resumed_from is None else self.resumed_from
+
+    def _announce(self):
+        if self.resumed_from is None:
+            self.progress.print(f"Started {self.folder.path}.")
+            return
+        in_progress = sum(game is not None for game in self.games_in_progress)
+        if self.config.num_envs == 1:
+            within = f", in the middle of game {self.episode:,}" if in_progress else f", episode {self.episode:,}"
         else:
-            def checkpoint_due(before, after):
-                return (config.eval_every > 0 and _crossed(before, after, config.eval_every)) \
-                    or _crossed(before, after, config.checkpoint_every)
-            env_parts = (checkpoint_arrays, checkpoint_state) if resumed_step >= 0 else None
-            actor = ActorProcess(config, agent, learner, step, stop_step, checkpoint_due,
-                                 pending or agent.model.get_weights(), env_parts, rngs.get_state(),
-                                 games_in_progress, video_spec)
-        start_time = time.monotonic()
-        # When each env's game (or the part of it this segment plays) started, and its steps before.
-        game_started = [start_time] * config.num_envs
-        steps_before = [0 if game is None else game["steps"] for game in games_in_progress]
-        start_step = step
-        recent_scores = [r["reward"] for r in runlog.read_log(folder.log_path)[-20:]]
-        next_summary = (step // config.log_interval + 1) * config.log_interval
-        with signals.polled():
-            while step < stop_step:
-                previous_step = step
-                finished = actor.step(step)
-                step += config.num_envs
-                progress.update(step, f"episode {episode:,}")
+            within = (f", {self.episode:,} games played, {in_progress} of {self.config.num_envs} envs in the middle "
+                      f"of a game")
+        self.progress.print(f"Resumed {self.folder.path} at step {self.step:,}{within}.")
+
+    def _nothing_to_do(self, stop_step):
+        """Say so and close if the run has ended (eval_patience, total_steps): no actor is made."""
+        config, evaluator = self.config, self.evaluator
+        if evaluator.patience_spent:
+            self.progress.print(
+                f"Nothing to do: the run has ended by eval_patience={config.eval_patience}: no evaluation since step "
+                f"{evaluator.best['step']:,} brought a new best mean ({evaluator.since_best} of them); "
+                f"{_describe_best(evaluator.best)}. To train on, raise eval_patience or set it to 0 (--set "
+                f"eval_patience=0; eval_patience=0 in nb.make_config in the notebook).")
+        elif self.step >= stop_step:  # steps >= 1: only at total_steps
+            self.progress.print(f"Nothing to do: the run is at step {self.step:,} of total_steps="
+                                f"{config.total_steps:,}. To train on, raise total_steps (--set total_steps=N; "
+                                f"TOTAL_STEPS in the notebook).")
+        else:
+            return False
+        close_error = _close_all(evaluator, self.progress)
+        if close_error is not None:
+            raise close_error
+        return True
+
+    def _open_logs(self):
+        self.episode_log = runlog.JsonlAppender(self.folder.log_path)
+        self.journal = runlog.SegmentJournal(self.folder.segments_path, start_step=self.step,
+                                             actor_process=self.config.actor_process)
+        history = runlog.read_log(self.folder.log_path)
+        self.recent_scores = [r["reward"] for r in history[-20:]]
+        if self.config.tensorboard:
+            self.board = TensorBoardLog(self.folder.tensorboard_dir, self._resumed_or_new(), history)
+
+    def _video_spec(self):
+        """(folder, prefix, first game) of env 0's training videos, or None. Videos are numbered by
+        env 0's games: the next reset starts game `first` (one more if a game is in progress);
+        with one env that is the run's episode number. (A recording cut by a stop keeps the part
+        before it.)"""
+        if not self.config.video:
+            return None
+        if self.config.num_envs == 1:
+            first = self.episode
+        else:
+            first = sum(r.get("env", 0) == 0 for r in runlog.read_log(self.folder.log_path))
+        return self.folder.video_dir, "train", first + (self.games_in_progress[0] is not None)
+
+    def _make_actor(self, stop_step):
+        self.agent.training = True
+        learner = ReplayLearner(self.agent, getattr(self.agent.memory, "streams", [self.agent.memory]))
+        acting = acting_weights(self.checkpoint[0]) if self.checkpoint else None
+        self.actor = start_actor(self.config, self.agent, learner, self.processor, self.step, stop_step,
+                                 self.schedule, self.checkpoint, acting, self._video_spec())
+        self.checkpoint = None  # its parts are the actor's and the agent's now
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _train_loop(self, stop_step, start_time):
+        """Vector steps until `stop_step` (or eval_patience ends the run): play, log the games that
+        ended, evaluate and checkpoint when due, stop at a signal with a checkpoint."""
+        clocks = GameClocks(self.games_in_progress, start_time)
+        start_step = self.step
+        next_summary = (self.step // self.config.log_interval + 1) * self.config.log_interval
+        with self.signals.polled():
+            while self.step < stop_step:
+                previous_step = self.step
+                finished = self.actor.step(self.step)
+                self.step += self.config.num_envs
+                self.progress.update(self.step, f"episode {self.episode:,}")
                 for done in finished:
-                    record = _episode_record(episode, done, config.num_envs, agent,
-                                             time.monotonic() - game_started[done.env_index],
-                                             done.result.steps - steps_before[done.env_index])
-                    steps_before[done.env_index] = 0
-                    game_started[done.env_index] = time.monotonic()  # its next game starts at the next step
-                    episode_log.write(record)
-                    if board is not None:
-                        board.game(record)
-                    episode += 1
-                    recent_scores = (recent_scores + [record["reward"]])[-20:]
-                    if done.env_index == 0 and in_process:
-                        video.finish_episode_video(played[0])
-                if finished and step >= next_summary:  # at the first game end past each log_interval
-                    progress.print(_summary(step, config.total_steps, episode, recent_scores, record, start_time,
-                                            start_step))
-                    next_summary = (step // config.log_interval + 1) * config.log_interval
-                    journal.progress(step)
-                evaluation_due = config.eval_every > 0 and _crossed(previous_step, step, config.eval_every)
-                if evaluation_due:
-                    result = evaluator(agent, step)  # its own env and player; training's state is untouched
-                    if board is not None:
-                        board.evaluation(result)
-                    progress.print(_eval_summary(result))
-                    if evaluator.patience_spent:  # the run ends here, with a checkpoint like any evaluation's
-                        stop_step = step
-                        progress.print(f"eval_patience={config.eval_patience}: no new best mean in "
-                                       f"{evaluator.since_best} evaluation(s) in a row; the run ends here.")
-                due = step >= stop_step or evaluation_due or _crossed(previous_step, step, config.checkpoint_every)
-                if signals.pending and not due and not in_process and not actor.at_checkpointable_step(step):
-                    # The actor process is already playing the next vector step: it stops after
-                    # that one, and the checkpoint is taken there, one vector step from now.
-                    actor.request_state()
-                    continue
-                if due or signals.pending:
-                    with signals.deferred():  # a signal now would throw this checkpoint away: finish it first
-                        if board is not None:
-                            board.flush()  # a complete checkpoint has its TensorBoard points on disk too
-                        manifest = _checkpoint(checkpointer, agent, env_list, actor, config, step, episode, folder,
-                                               logs, manifest)
-                        journal.checkpoint(step)
-                        last_checkpoint = step
-                    if on_checkpoint is not None:
-                        on_checkpoint(step)
-                if signals.pending:
-                    raise Stopped(signals.pending)
-        if signals.pending:  # arrived after the last step's check: the checkpoint at `step` exists
-            raise Stopped(signals.pending)
-        ended_by_patience = evaluator.patience_spent
-        journal.end(step, "eval_patience" if ended_by_patience else "done")
-    except Stopped as stopped:
-        stopped.step, stopped.checkpoint_step = step, last_checkpoint
-        journal.end(step, signal.Signals(stopped.signum).name)
-        raise
-    except Exception as exc:
-        journal.end(step, type(exc).__name__)
-        raise
-    finally:
-        with signals.held():  # closing files (an mp4 being written) runs to its end whatever arrives
-            close_error = _close_all(episode_log, journal, board, evaluator, progress, *played,
-                                     actor if isinstance(actor, ActorProcess) else None)
-    if close_error is not None:
-        raise close_error
-    if signals.pending:  # arrived during clean-up: the segment is complete, stop here all the same
-        stopped = Stopped(signals.pending)
-        stopped.step, stopped.checkpoint_step = step, last_checkpoint
-        raise stopped
-    if ended_by_patience:
-        progress.print(f"Run ended by eval_patience={config.eval_patience} at step {step:,} (total_steps "
-                       f"{config.total_steps:,}); checkpoint and weights.h5 (the last weights) saved in {folder.path}; "
-                       f"{_describe_best(evaluator.best)}.")
-    else:
-        progress.print(f"Segment done: step {step:,} of {config.total_steps:,}; checkpoint and weights.h5 saved in "
-                       f"{folder.path}")
-    return SegmentResult(folder.path, start_step, step, episode, resumed_step, time.monotonic() - start_time,
-                         finished=ended_by_patience or step >= config.total_steps)
+                    self._log_game(done, clocks)
+                if finished and self.step >= next_summary:  # at the first game end past each log_interval
+                    self._print_summary(start_time, start_step)
+                    next_summary = (self.step // self.config.log_interval + 1) * self.config.log_interval
+                evaluation_due = self.schedule.evaluation_due(previous_step, self.step)
+                if evaluation_due and self._evaluate():
+                    stop_step = self.step  # eval_patience: the run ends here, checkpointed like any evaluation
+                due = self.step >= stop_step or self.schedule.checkpoint_due(previous_step, self.step)
+                if self.signals.pending and not due and not self.actor.ready_for_checkpoint(self.step):
+                    continue  # an actor process stops after the step it is playing: one more vector step
+                if due or self.signals.pending:
+                    self._checkpoint_experiment()
+                if self.signals.pending:
+                    raise Stopped(self.signals.pending)
+        if self.signals.pending:  # arrived after the last step's check: the checkpoint at this step exists
+            raise Stopped(self.signals.pending)
+
+    def _log_game(self, done, clocks):
+        seconds, steps = clocks.finish(done)
+        record = _episode_record(self.episode, done, self.config.num_envs, self.agent, seconds, steps)
+        self.episode_log.write(record)
+        if self.board is not None:
+            self.board.game(record)
+        self.episode += 1
+        self.recent_scores = (self.recent_scores + [record["reward"]])[-20:]
+        self.last_record = record
+
+    def _print_summary(self, start_time, start_step):
+        rate = (self.step - start_step) / max(time.monotonic() - start_time, 1e-9)
+        record = self.last_record
+        loss = "-" if record["loss"] is None else f"{record['loss']:.4f}"
+        self.progress.print(f"step {self.step:,}/{self.config.total_steps:,} | episode {self.episode:,} | score "
+                            f"{np.mean(self.recent_scores):.2f} (last {len(self.recent_scores)}) | eps "
+                            f"{record['epsilon']:.3f} | loss {loss} | {rate:,.0f} steps/s")
+        self.journal.progress(self.step)
+
+    def _evaluate(self):
+        """The evaluation at this step (its own env and player; training's state is untouched).
+        Returns True when eval_patience ends the run here."""
+        result = self.evaluator(self.agent, self.step)
+        if self.board is not None:
+            self.board.evaluation(result)
+        self.progress.print(f"evaluation at step {result['step']:,}: mean {result['mean']:.2f} +/- "
+                            f"{result['std']:.2f} (min {result['min']:g}, max {result['max']:g}) over "
+                            f"{result['episodes']} games")
+        if not self.evaluator.patience_spent:
+            return False
+        self.progress.print(f"eval_patience={self.config.eval_patience}: no new best mean in "
+                            f"{self.evaluator.since_best} evaluation(s) in a row; the run ends here.")
+        return True
+
+    def _checkpoint_experiment(self):
+        """A complete checkpoint at this step (each part bundles its own state) and weights.h5."""
+        with self.signals.deferred():  # a signal now would throw this checkpoint away: finish it first
+            if self.board is not None:
+                self.board.flush()  # a complete checkpoint has its TensorBoard points on disk too
+            env_parts, rng_parts, acting = self.actor.checkpoint_parts(self.step)
+            arrays, state = bundle(self.agent, self.config, self.step, self.episode, env_parts, rng_parts, acting)
+            self.manifest = self.checkpointer.save(self.step, arrays, state, self.logs, self.agent.memory,
+                                                   self.manifest)
+            save_weights_atomic(self.agent, self.folder.weights_path)
+            self.journal.checkpoint(self.step)
+            self.last_checkpoint = self.step
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self.step)
+
+    # -- closing -----------------------------------------------------------------------------------
+    def _note_stop(self, stopped):
+        stopped.step, stopped.checkpoint_step = self.step, self.last_checkpoint
+
+    def _close(self):
+        """Close every part, whatever arrives meanwhile (an mp4 being written runs to its end).
+        Returns the first error."""
+        with self.signals.held():
+            return _close_all(self.episode_log, self.journal, self.board, self.evaluator, self.progress, self.actor)
+
+    def _close_segment(self, close_error, start_step, start_time):
+        if close_error is not None:
+            raise close_error
+        if self.signals.pending:  # arrived during clean-up: the segment is complete, stop here all the same
+            stopped = Stopped(self.signals.pending)
+            self._note_stop(stopped)
+            raise stopped
+        config, ended_by_patience = self.config, self.evaluator.patience_spent
+        if ended_by_patience:
+            self.progress.print(f"Run ended by eval_patience={config.eval_patience} at step {self.step:,} "
+                                f"(total_steps {config.total_steps:,}); checkpoint and weights.h5 (the last weights) "
+                                f"saved in {self.folder.path}; {_describe_best(self.evaluator.best)}.")
+        else:
+            self.progress.print(f"Segment done: step {self.step:,} of {config.total_steps:,}; checkpoint and "
+                                f"weights.h5 saved in {self.folder.path}")
+        return SegmentResult(self.folder.path, start_step, self.step, self.episode, self._resumed_or_new(),
+                             time.monotonic() - start_time, finished=ended_by_patience or self.step >= config.total_steps)
+
+
+class GameClocks:
+    """When each env's game (or the part of it this segment plays) started, and its steps before
+    this segment: a game's log line gives the wall clock and rate of the part played here."""
+
+    def __init__(self, games_in_progress, start_time):
+        self.started = [start_time] * len(games_in_progress)
+        self.steps_before = [0 if game is None else game["steps"] for game in games_in_progress]
+
+    def finish(self, done):
+        """(seconds, steps) of the part of `done`'s game played in this segment; its env's next
+        game starts at the next step."""
+        i = done.env_index
+        seconds, steps = time.monotonic() - self.started[i], done.result.steps - self.steps_before[i]
+        self.started[i], self.steps_before[i] = time.monotonic(), 0
+        return seconds, steps
 
 
 def _describe_best(best):
     """Where the best evaluation's weights are (a record of eval.jsonl), and how to play them."""
     return (f"the best evaluation (mean {best['mean']:.2f} at step {best['step']:,}) is best_weights.h5; "
             f"play it with --mode test --weights RUN_DIR/best_weights.h5")
-
-
-def _crossed(before, after, every):
-    """Whether a multiple of `every` lies in (before, after]: the vector step from `before` to
-    `after` reached it (with one env, ``after % every == 0``)."""
-    return after // every > before // every
 
 
 def _close_all(*closables):
@@ -306,10 +391,10 @@ def _close_all(*closables):
 
 
 def _episode_record(episode, done, num_envs, agent, seconds, steps_in_segment):
-    """The log.jsonl line of the training game `done` (an ``actor.FinishedGame``; runlog.py
-    describes the fields; ``env`` only with several envs). `seconds` and `steps_in_segment` are
-    the wall clock and steps of the part this segment played (all of it unless the game was
-    resumed in its middle)."""
+    """The log.jsonl line of the training game `done` (an ``acting.actor.FinishedGame``;
+    ``reporting/runlog.py`` describes the fields; ``env`` only with several envs). `seconds` and
+    `steps_in_segment` are the wall clock and steps of the part this segment played (all of it
+    unless the game was resumed in its middle)."""
     game = done.result
     where = {"env": done.env_index} if num_envs > 1 else {}
     return {
@@ -320,29 +405,3 @@ def _episode_record(episode, done, num_envs, agent, seconds, steps_in_segment):
         "episode_time": round(seconds, 3), "sps": round(steps_in_segment / max(seconds, 1e-9), 1),
         "time": round(time.time(), 1),
     }
-
-
-def _checkpoint(checkpointer, agent, env_list, actor, config, step, episode, folder, logs, previous_manifest):
-    if isinstance(actor, ActorProcess):
-        env_parts, rng_parts, acting = actor.checkpoint_parts(step)
-        arrays, state = bundle(agent, None, config, step, episode, acting_weights=acting, env_parts=env_parts,
-                               rng_parts=rng_parts)
-    else:
-        game_states = [actor.get_game_state(i) for i in range(actor.num_envs)]
-        acting = actor.q_values.pending_weights() if isinstance(actor.q_values, LaggedQValues) else None
-        arrays, state = bundle(agent, env_list, config, step, episode, game_states, acting_weights=acting)
-    manifest = checkpointer.save(step, arrays, state, logs, agent.memory, previous_manifest)
-    save_weights_atomic(agent, folder.weights_path)
-    return manifest
-
-
-def _summary(step, total, episode, recent_scores, record, start_time, start_step):
-    rate = (step - start_step) / max(time.monotonic() - start_time, 1e-9)
-    loss = "-" if record["loss"] is None else f"{record['loss']:.4f}"
-    return (f"step {step:,}/{total:,} | episode {episode:,} | score {np.mean(recent_scores):.2f} "
-            f"(last {len(recent_scores)}) | eps {record['epsilon']:.3f} | loss {loss} | {rate:,.0f} steps/s")
-
-
-def _eval_summary(result):
-    return (f"evaluation at step {result['step']:,}: mean {result['mean']:.2f} +/- {result['std']:.2f} "
-            f"(min {result['min']:g}, max {result['max']:g}) over {result['episodes']} games")
