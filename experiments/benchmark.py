@@ -19,6 +19,7 @@ Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loop
   frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).
 """
 import argparse
+import functools
 import os
 import resource
 import shutil
@@ -102,19 +103,22 @@ def real_frames(count, processor, seed=0):
 
 
 # -- loops ---------------------------------------------------------------------------------------
-def bench_config(warmup, memory_limit, epsilon=None, preset="keras_rl"):
+def bench_config(warmup, memory_limit, epsilon=None, preset="keras_rl", sets=()):
     """The preset `preset` (its env, net and learning settings) with the benchmark's warm-up and
     memory. `epsilon`: a fixed exploration rate (0.01: what a run acts with after its schedule, so
-    most actions are greedy forwards); None: the example's schedule, near 1 during a benchmark."""
+    most actions are greedy forwards); None: the example's schedule, near 1 during a benchmark.
+    `sets`: KEY=VALUE strings applied to the preset first (--set), as the CLI applies them."""
     values = {"nb_steps_warmup": warmup, "memory_limit": memory_limit, "epsilon_steps": 1_000_000, "video": False}
     if epsilon is not None:
         values.update(epsilon_max=epsilon, epsilon_min=epsilon)
-    return configs.make_config(preset, values)
+    config = configs.make_config(preset, list(sets))
+    return configs.validate(configs.apply_overrides(config, values))
 
 
 def trivial_model(nb_actions, window_length=4):
     """One small dense layer on the flattened frames: a learner that costs almost nothing, to
-    measure what the loop itself delivers (on a GPU the Mnih net's train step is a few ms)."""
+    measure what the loop itself delivers (on a GPU the Mnih net's train step is a few ms). Its
+    input stacks `window_length` frames, as the preset it stands in for does."""
     import tf_keras
 
     frames = tf_keras.Input(shape=(window_length, 84, 84))
@@ -123,19 +127,21 @@ def trivial_model(nb_actions, window_length=4):
 
 
 def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, actor_process=False,
-                  preset="keras_rl"):
+                  preset="keras_rl", sets=()):
     """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs: its actor
     with `num_envs` envs, in this process or (`actor_process`) in one of its own, and keras-rl2's
     rules per transition; `model` replaces the Mnih net (see `trivial_model`); `preset` gives the
     env and the learning settings (train interval, loss). Steps count transitions, `num_envs` per
     vector step."""
     memory = max(warmup + learning_steps + 10_000, 20_000)
-    config = bench_config(warmup, memory - memory % num_envs, epsilon, preset)
+    config = bench_config(warmup, memory - memory % num_envs, epsilon, preset, sets)
     config.num_envs, config.actor_process = num_envs, actor_process
     total = warmup + learning_steps - (warmup + learning_steps) % num_envs
     probe = ale.make_config_env(config)
     nb_actions = probe.action_space.n
     probe.close()
+    if model is not None:  # as many frames as the preset stacks (a module-level partial: the actor process gets it)
+        model = functools.partial(model, window_length=config.window_length)
     agent = build_agent(config, nb_actions, model=None if model is None else model(nb_actions))
     agent.training = True
     streams = getattr(agent.memory, "streams", [agent.memory])
@@ -333,10 +339,10 @@ def time_num_envs_rows(args, row, rounds):
         for n, process in settings:
             greedy[n, process] = max(greedy[n, process], time_our_loop(
                 args.warmup, args.learning_steps, epsilon=0.01, num_envs=n, actor_process=process,
-                preset=args.config)[1])
+                preset=args.config, sets=args.sets)[1])
             ceiling[n, process] = max(ceiling[n, process], time_our_loop(
                 args.warmup, args.learning_steps, epsilon=0.01, model=trivial_model, num_envs=n, actor_process=process,
-                preset=args.config)[1])
+                preset=args.config, sets=args.sets)[1])
 
     def name(n, process):
         return f"num_envs {n}" + (", actor process" if process else "")
@@ -360,6 +366,9 @@ def parse_args(argv=None):
     parser.add_argument("--config", default="keras_rl", choices=sorted(configs.PRESETS),
                         help="with --loop-only: the preset whose env and learning settings the rows use "
                              "(pong: PongNoFrameskip-v4, a train step every agent step)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --loop-only: a config key on top of --config (repeatable), e.g. "
+                             "--set window_length=2 --set net=nips2013")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -369,8 +378,12 @@ def main(argv=None):
     if args.rss_probe is not None:  # the fresh process training_process_rss measures
         print(rss_probe(args.rss_probe))
         return
-    if args.config != "keras_rl" and not args.loop_only:
-        sys.exit("benchmark.py: --config applies to the --loop-only rows; add --loop-only")
+    if (args.config != "keras_rl" or args.sets) and not args.loop_only:
+        sys.exit("benchmark.py: --config and --set apply to the --loop-only rows; add --loop-only")
+    try:
+        bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets)
+    except configs.ConfigError as exc:
+        sys.exit(f"benchmark.py: {exc}")
     if args.quick:
         args.warmup, args.learning_steps = 300, 700
     make_deterministic(0)
@@ -382,9 +395,10 @@ def main(argv=None):
 
     rounds = 1 if args.quick else 3
     if args.loop_only:
-        config = configs.make_config(args.config)
-        print(f"Benchmark on {os.cpu_count()} cores, --config {args.config} ({config.env_name}, Mnih net, batch "
-              f"{config.batch_size}, train interval {config.train_interval}), warm-up {args.warmup:,}, "
+        config = bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets)
+        print(f"Benchmark on {os.cpu_count()} cores, --config {args.config} ({config.env_name}, {config.net} net, "
+              f"{config.window_length} frames a state, batch {config.batch_size}, train interval "
+              f"{config.train_interval}), warm-up {args.warmup:,}, "
               f"learning {args.learning_steps:,} steps")
         time_num_envs_rows(args, row, rounds)
         return rows

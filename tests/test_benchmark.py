@@ -1,4 +1,5 @@
 """The benchmark script runs end to end (--quick); its figures are reported, never asserted."""
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +25,7 @@ def test_benchmark_config_without_loop_only_is_refused_in_one_line():
     result = subprocess.run([sys.executable, "experiments/benchmark.py", "--config", "pong"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == "benchmark.py: --config applies to the --loop-only rows; add --loop-only"
+    assert result.stderr.strip().splitlines()[-1] == "benchmark.py: --config and --set apply to the --loop-only rows; add --loop-only"
     assert "Traceback" not in result.stderr and "Benchmark on" not in result.stdout
 
 
@@ -32,6 +33,23 @@ def test_benchmark_config_without_loop_only_is_refused_in_one_line():
 def test_benchmark_loop_rows_follow_the_preset():
     result = subprocess.run([sys.executable, "experiments/benchmark.py", "--loop-only", "--config", "pong", "--quick"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=True)
-    assert "--config pong (PongNoFrameskip-v4, Mnih net, batch 32, train interval 1)" in result.stdout
+    assert "--config pong (PongNoFrameskip-v4, nature net, 4 frames a state, batch 32, train interval 1)" in result.stdout
     for name in ("ours: learning at epsilon 0.01, num_envs 4, actor process", "loop ceiling: trivial model, num_envs 8"):
         assert re.search(rf"^  {re.escape(name)}\s+[\d,]+\.\d\d steps/s", result.stdout, re.M), result.stdout
+
+
+def test_the_loop_rows_take_the_presets_frames_and_net_in_both_ways_of_acting():
+    """The loop rows build what the preset and --set ask for: the near-free learner stacks as many
+    frames as the config (2 here, seed 002's wrappers), in this process and in the actor process,
+    and the real rows build the config's net."""
+    sys.path.insert(0, os.path.join(REPO_ROOT, "experiments"))
+    import benchmark
+
+    two_frames = ["window_length=2", "noop_max=0", "max_pool_frames=false"]
+    for process in (False, True):
+        warm, learn = benchmark.time_our_loop(400, 400, epsilon=0.01, model=benchmark.trivial_model, num_envs=2,
+                                              actor_process=process, preset="pong", sets=two_frames)
+        assert warm > 0 and learn > 0
+    config = benchmark.bench_config(100, 20_000, preset="pong", sets=two_frames + ["net=nips2013"])
+    assert (config.window_length, config.net, config.frame_skip, config.max_pool_frames) == (2, "nips2013", 4, False)
+    assert benchmark.time_our_loop(400, 400, epsilon=0.01, preset="pong", sets=["net=nips2013"])[1] > 0

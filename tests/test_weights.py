@@ -41,8 +41,35 @@ def test_the_examples_h5f_weights_load_into_the_mnih_net(tmp_path, save_format):
 def test_weights_for_another_number_of_actions_are_refused(tmp_path):
     path = str(tmp_path / "pong.h5")
     build_player(configs.make_config("smoke"), 6).model.save_weights(path)
-    with pytest.raises(WeightsError, match="do not fit the Mnih net"):
+    with pytest.raises(WeightsError, match="do not fit the net this config builds for BreakoutDeterministic-v4: "
+                                           "nature, 4 frames a state, 4 actions, plain .not dueling.; the file "
+                                           "holds nature, 4 frames a state, 6 actions, plain"):
         load_weights_checked(build_player(configs.make_config("smoke"), 4), path, "BreakoutDeterministic-v4")
+
+
+@pytest.mark.parametrize("saved, loaded, held", [
+    ({"net": "nips2013"}, {}, "the file holds nips2013, 4 frames a state, 4 actions, plain"),
+    ({}, {"net": "nips2013"}, "the file holds nature, 4 frames a state"),
+    ({"window_length": 2}, {}, "the file holds nature, 2 frames a state, 4 actions, plain"),  # not the dueling head
+    ({"enable_dueling_network": True}, {}, "the file holds nature, 4 frames a state, 4 actions, dueling"),
+])
+def test_weights_of_another_net_say_which_net_each_side_has(tmp_path, saved, loaded, held):
+    path = str(tmp_path / "weights.h5")
+    build_player(configs.make_config("smoke", saved), 4).model.save_weights(path)
+    with pytest.raises(WeightsError, match=held) as refused:
+        load_weights_checked(build_player(configs.make_config("smoke", loaded), 4), path, "BreakoutDeterministic-v4")
+    wanted = loaded.get("net", "nature")
+    assert f"this config builds for BreakoutDeterministic-v4: {wanted}," in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_nips2013_net_is_mnih_et_al_2013s():
+    from dqnkit.agent.nets import build_nips2013_model
+
+    model = build_nips2013_model(6, window_length=2)
+    assert [(layer.name, layer.output_shape[1:]) for layer in model.layers if layer.weights] == [
+        ("conv1", (20, 20, 16)), ("conv2", (9, 9, 32)), ("fc", (256,)), ("q_values", (6,))]
+    assert model.count_params() == (8 * 8 * 2 * 16 + 16) + (4 * 4 * 16 * 32 + 32) + (2592 * 256 + 256) + (256 * 6 + 6)
 
 
 def test_test_mode_plays_the_shipped_agent_on_a_fresh_checkout(tmp_path):

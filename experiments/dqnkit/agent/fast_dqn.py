@@ -35,7 +35,7 @@ from rl.policy import EpsGreedyQPolicy, LinearAnnealedPolicy
 
 from dqnkit.memory.ring import RingMemory
 from dqnkit.memory.streams import StreamMemory
-from dqnkit.agent.nets import build_mnih2015_model
+from dqnkit.agent.nets import build_net
 
 # Metric names Keras resolves by the output's shape and loss instead of by name.
 _SHAPE_DEPENDENT_METRICS = {"accuracy", "acc", "crossentropy", "ce"}
@@ -261,10 +261,10 @@ def _soft_update_pairs(target, source):
 
 
 def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model=None):
-    """The agent a config describes: Mnih net, annealed eps-greedy, Adam, and keras-rl2's
-    Double/Dueling DQN switches under their own names."""
+    """The agent a config describes: its net (``net``: Mnih et al. 2015 or 2013), annealed
+    eps-greedy, Adam, and keras-rl2's Double/Dueling DQN switches under their own names."""
     if model is None:
-        model = build_mnih2015_model(nb_actions, window_length=config.window_length)
+        model = build_net(config.get("net", "nature"), nb_actions, window_length=config.window_length)
     if memory is None:
         if config.get("num_envs", 1) > 1:  # one stream per env, memory_limit in total
             memory = StreamMemory(config.memory_limit, config.window_length, config.num_envs, seed=config.seed)

@@ -8,7 +8,7 @@
 from dqnkit._exports import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "keys": ["DEFAULTS", "DUELING_TYPES", "OPTIONAL_INT_KEYS", "SCHEDULE_KEYS", "STEPS_OR_RATE_KEYS", "UNSET_WORDS"],
+    "keys": ["DEFAULTS", "DUELING_TYPES", "NETS", "OPTIONAL_INT_KEYS", "SCHEDULE_KEYS", "STEPS_OR_RATE_KEYS", "UNSET_WORDS"],
     "parsing": ["CUSTOM", "ConfigError", "apply_overrides", "convert_value", "default_config", "describe_keys",
                 "from_json_text", "from_saved", "make_config", "read_config_file", "run_defining_differences",
                 "to_dict", "to_json", "validate"],

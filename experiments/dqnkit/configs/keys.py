@@ -11,6 +11,7 @@ DEFAULTS = {
     "num_envs": (1, "envs played side by side, their transitions in one replay memory (each env its own stream); steps count transitions, N per vector step, and every step key keeps its meaning"),
     "window_length": (4, "frames stacked into one state (keras-rl2 Memory window_length)"),
     "memory_limit": (1_000_000, "replay memory size in transitions (one 84x84 uint8 frame each)"),
+    "net": ("nature", "the Q-network: nature (Mnih et al. 2015, keras-rl's example: conv 32-64-64, dense 512) or nips2013 (Mnih et al. 2013: conv 16-32, dense 256, about a third of the train step)"),
     "batch_size": (32, "transitions per training step (DQNAgent batch_size)"),
     "gamma": (0.99, "discount factor (DQNAgent gamma)"),
     "nb_steps_warmup": (50_000, "steps of pure experience collection before training starts (DQNAgent nb_steps_warmup)"),
@@ -52,6 +53,7 @@ SCHEDULE_KEYS = frozenset({"actor_process", "total_steps", "checkpoint_every", "
                            "eval_patience", "log_interval", "video", "tensorboard", "test_episodes"})
 
 DUELING_TYPES = ("avg", "max", "naive")
+NETS = ("nature", "nips2013")  # agent/nets.py builds them
 
 # Keys that take a whole number of steps (>= 1) or a rate below 1, as keras-rl2's argument does.
 STEPS_OR_RATE_KEYS = frozenset({"target_model_update"})

@@ -9,8 +9,8 @@ import json
 
 from easydict import EasyDict
 
-from dqnkit.configs.keys import (DEFAULTS, DUELING_TYPES, OPTIONAL_INT_KEYS, SCHEDULE_KEYS, STEPS_OR_RATE_KEYS,
-                                 UNSET_WORDS)
+from dqnkit.configs.keys import (DEFAULTS, DUELING_TYPES, NETS, OPTIONAL_INT_KEYS, SCHEDULE_KEYS,
+                                 STEPS_OR_RATE_KEYS, UNSET_WORDS)
 from dqnkit.configs.presets import PRESETS
 from dqnkit.errors import UserFacingError
 
@@ -147,6 +147,8 @@ def validate(config):
         raise ConfigError(f"delta_clip must be > 0 (inf for plain squared error), got {config.delta_clip}")
     if not config.learning_rate > 0 or not config.adam_epsilon > 0:
         raise ConfigError("learning_rate and adam_epsilon must be > 0")
+    if config.net not in NETS:
+        raise ConfigError(f"net must be one of {', '.join(NETS)}, got {config.net!r}")
     if config.dueling_type not in DUELING_TYPES:
         raise ConfigError(f"dueling_type must be one of {', '.join(DUELING_TYPES)}, got {config.dueling_type!r}")
     if config.nb_steps_warmup < 0:

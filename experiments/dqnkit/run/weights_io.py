@@ -49,12 +49,61 @@ def load_weights_checked(agent, path, env_name):
         raise WeightsError(f"cannot read weights {path} ({exc.__class__.__name__}: {str(exc).splitlines()[0][:160]}); "
                            "pass HDF5 weights (.h5, .h5f) or a TensorFlow checkpoint prefix written by save_weights") from None
     except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as exc:
-        shapes = re.search(r"Expected \[[^\]]*\] got \[[^\]]*\]|shape \([^)]*\)[^.]*\([^)]*\)", str(exc))
-        detail = shapes.group(0) if shapes else str(exc).splitlines()[0][:160]
-        head = "dueling" if agent.enable_dueling_network else "plain (not dueling)"
-        raise WeightsError(f"weights {path} do not fit the Mnih net for {env_name}, which this config builds {head} "
-                           f"with {agent.nb_actions} actions ({detail}); use weights trained on this env with the same "
-                           "enable_dueling_network") from None
+        raise WeightsError(f"weights {path} do not fit the net this config builds for {env_name}: "
+                           f"{_describe(agent_net(agent))}; {_file_holds(path, exc)}; use weights trained with the "
+                           "same net, window_length, env and enable_dueling_network (the config saved beside "
+                           "them has them)") from None
+
+
+def agent_net(agent):
+    """(net name, frames per state, actions, dueling) of the net `agent` has; None for a model of
+    one's own (no conv1 layer)."""
+    try:
+        conv1 = agent.model.get_layer("conv1")
+    except ValueError:
+        return None
+    return (net_of(conv1.filters), conv1.input_shape[-1], agent.nb_actions, bool(agent.enable_dueling_network))
+
+
+def net_of(first_conv_filters):
+    from dqnkit.agent.nets import FIRST_CONV_FILTERS
+
+    return FIRST_CONV_FILTERS.get(first_conv_filters, f"an unknown net ({first_conv_filters} filters in conv1)")
+
+
+def file_net(path):
+    """(net name, frames per state, actions, dueling) of the net an HDF5 weights file holds, read
+    from its arrays' shapes (h5py: no code runs), or None where they do not tell (another format)."""
+    try:
+        with h5py.File(path, "r") as f:
+            shapes = {}
+            f.visititems(lambda name, item: shapes.setdefault(name.split("/")[0], []).append(item.shape)
+                         if isinstance(item, h5py.Dataset) else None)
+    except (OSError, ValueError):
+        return None
+    conv1 = [s for s in shapes.get("conv1", []) if len(s) == 4]
+    if not conv1:
+        return None
+    _, _, frames, filters = conv1[0]
+    if "q_values" in shapes:
+        return net_of(filters), frames, max(s[-1] for s in shapes["q_values"]), False
+    heads = [s[-1] for name, found in shapes.items() if name.startswith("dense") for s in found if len(s) == 2]
+    return (net_of(filters), frames, heads[0] - 1, True) if heads else None
+
+
+def _describe(net):
+    if net is None:
+        return "a model of its own"
+    name, frames, actions, dueling = net
+    return f"{name}, {frames} frames a state, {actions} actions, {'dueling' if dueling else 'plain (not dueling)'}"
+
+
+def _file_holds(path, exc):
+    held = file_net(path)
+    if held is not None:
+        return f"the file holds {_describe(held)}"
+    shapes = re.search(r"Expected \[[^\]]*\] got \[[^\]]*\]|shape \([^)]*\)[^.]*\([^)]*\)", str(exc))
+    return f"the file does not fit it ({shapes.group(0) if shapes else str(exc).splitlines()[0][:160]})"
 
 
 def save_weights_atomic(agent, path):
