@@ -120,7 +120,7 @@ def test_bad_weights(trained_run, tmp_path):
     garbage.write_bytes(b"not an hdf5 file" * 100)
     _bad(["--mode", "test", "--run-dir", run_dir, "--weights", garbage], "cannot read weights")
     _bad(["--mode", "test", "--run-dir", run_dir, "--env-name", "PongDeterministic-v4", "--no-video"],
-         "do not fit the Mnih net for PongDeterministic-v4")
+         "do not fit the net this config builds for PongDeterministic-v4: nature, 4 frames a state, 6 actions")
     _bad(["--mode", "test", "--run-dir", tmp_path / "empty", "--config", "smoke", "--env-name", "ALE/Pong-v5"],
          "no weights found")  # weights/ ships a Breakout agent, none for Pong
 
