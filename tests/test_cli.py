@@ -134,7 +134,8 @@ def test_weights_given_as_a_folder(trained_run):
 def test_a_dueling_config_with_plain_weights_names_the_models_shape(trained_run):
     run_dir, _ = trained_run
     _bad(["--mode", "test", "--run-dir", run_dir, "--set", "enable_dueling_network=true", "--no-video"],
-         "which this config builds dueling with 4 actions")
+         "this config builds for BreakoutDeterministic-v4: nature, 4 frames a state, 4 actions, dueling; the file "
+         "holds nature, 4 frames a state, 4 actions, plain")
 
 
 def _read_only(folder):

@@ -72,7 +72,21 @@ def _metric_functions(metrics):
 
 
 class FastDQNAgent(DQNAgent):
-    """DQNAgent whose forward/backward run as single fused graph calls; see the module docstring."""
+    """DQNAgent whose forward/backward run as single fused graph calls; see the module docstring.
+
+    `n_step` (not keras-rl2's: its DQNAgent learns from one-step targets) trains on n-step returns:
+    the target is the discounted sum of the next n rewards plus gamma**n times the bootstrap value
+    of the state n steps later, cut at an episode's end (``RingMemory.n_step_batch_at``). It needs
+    the fused path; 1 is keras-rl2's target, bit for bit."""
+
+    def __init__(self, *args, n_step=1, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(n_step, bool) or int(n_step) != n_step or n_step < 1:
+            raise ValueError(f"n_step must be a whole number of steps >= 1, got {n_step!r}")
+        self.n_step = int(n_step)
+        if self.n_step > 1 and self.memory_interval != 1:
+            raise ValueError(f"n_step > 1 sums rewards of consecutive entries; memory_interval={self.memory_interval} "
+                             "stores every other step: use memory_interval=1")
 
     def compile(self, optimizer, metrics=None):
         metrics = list(metrics or [])
@@ -87,6 +101,9 @@ class FastDQNAgent(DQNAgent):
             self._q_fn = K.function([model.input], [model.output])
         # Target sync as graph assignments: on a GPU the weights never leave the device.
         self._sync_target_op = tf.group(*[t.assign(o) for t, o in zip(target.weights, model.weights)])
+        if self.n_step > 1 and not self.fused:
+            raise ValueError("n_step > 1 needs the fused train step (a RingMemory or StreamMemory, a model of one "
+                             "input, metrics without state); keras-rl2's DQNAgent path learns from one-step targets")
         if self.fused:
             self._train_fn = self._build_train_function(metric_functions)
 
@@ -105,8 +122,10 @@ class FastDQNAgent(DQNAgent):
             q1 = tf.gather(q1_target, best, axis=1, batch_dims=1)
         else:
             q1 = tf.reduce_max(q1_target, axis=1)
-        # The target in float64, in keras-rl2's order: r + (gamma * q1) * (1 - terminal).
-        discounted = tf.constant(self.gamma, tf.float64) * tf.cast(q1, tf.float64) * (1.0 - terminal1)
+        # The target in float64, in keras-rl2's order: r + (gamma * q1) * (1 - terminal); with n-step
+        # returns r is the n rewards' discounted sum and the bootstrap, n steps later, weighs gamma**n.
+        discount = self.gamma if self.n_step == 1 else self.gamma ** self.n_step
+        discounted = tf.constant(discount, tf.float64) * tf.cast(q1, tf.float64) * (1.0 - terminal1)
         q_target = tf.stop_gradient(tf.cast(reward + discounted, tf.float32))
         mask = tf.one_hot(action, self.nb_actions)
         q_taken = tf.reduce_sum(q0 * mask, axis=1)
@@ -198,6 +217,9 @@ class FastDQNAgent(DQNAgent):
         # Whether the memory holds several inputs is known from its first append on (nothing can be
         # sampled before it); keras-rl2's path hands them to the processor in keras-rl2's layout.
         if not self.fused or self.memory.several_inputs:
+            if self.n_step > 1:
+                raise ValueError("n_step > 1 needs one observation array per entry; these observations are several "
+                                 "inputs, which keras-rl2's one-step path serves")
             return super().backward(reward, terminal)
         if self.stores_at(self.step):
             self.memory.append(self.recent_observation, self.recent_action, reward, terminal, training=self.training)
@@ -212,12 +234,17 @@ class FastDQNAgent(DQNAgent):
         ``target_model_update`` steps. Returns ``backward``'s metrics (NaN without a train step)."""
         metrics = [np.nan] * len(self._names)
         if self.step > self.nb_steps_warmup and self.step % self.train_interval == 0:
-            metrics = self.train_step(self.memory.sample_batch(self.batch_size)) + list(self.policy.metrics)
+            metrics = self.train_step(self._sample()) + list(self.policy.metrics)
             if self.processor is not None:
                 metrics += list(self.processor.metrics)
         if self.target_model_update >= 1 and self.step % self.target_model_update == 0:
             self.update_target_model_hard()
         return metrics
+
+    def _sample(self):
+        if self.n_step == 1:  # keras-rl2's one-step transitions, the same draws as ever
+            return self.memory.sample_batch(self.batch_size)
+        return self.memory.sample_batch(self.batch_size, n_step=self.n_step, gamma=self.gamma)
 
     def train_step(self, batch):
         """One fused training step on a ``RingMemory`` ``Batch``: the targets, the loss and
@@ -276,11 +303,15 @@ def build_agent(config, nb_actions, memory=None, agent_class=FastDQNAgent, model
     # test_policy=policy: the annealed policy returns epsilon_test when agent.training is False.
     # (keras-rl's example left DQNAgent's default GreedyQPolicy there, so its value_test=.05
     # never took effect and a stuck agent could loop forever in test.)
+    if config.get("n_step", 1) > 1 and not issubclass(agent_class, FastDQNAgent):
+        raise ValueError(f"n_step={config.n_step} needs FastDQNAgent's train step; keras-rl2's {agent_class.__name__} "
+                         "learns from one-step targets")
     agent = agent_class(model=model, nb_actions=nb_actions, policy=policy, test_policy=policy, memory=memory,
                         nb_steps_warmup=config.nb_steps_warmup, gamma=config.gamma,
                         target_model_update=config.target_model_update, train_interval=config.train_interval,
                         delta_clip=config.delta_clip, batch_size=config.batch_size,
                         enable_double_dqn=config.enable_double_dqn,
-                        enable_dueling_network=config.enable_dueling_network, dueling_type=config.dueling_type)
+                        enable_dueling_network=config.enable_dueling_network, dueling_type=config.dueling_type,
+                        **({"n_step": config.n_step} if config.get("n_step", 1) > 1 else {}))
     agent.compile(tf_keras.optimizers.legacy.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon))
     return agent

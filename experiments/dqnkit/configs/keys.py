@@ -14,6 +14,7 @@ DEFAULTS = {
     "net": ("nature", "the Q-network: nature (Mnih et al. 2015, keras-rl's example: conv 32-64-64, dense 512) or nips2013 (Mnih et al. 2013: conv 16-32, dense 256, about a third of the train step)"),
     "batch_size": (32, "transitions per training step (DQNAgent batch_size)"),
     "gamma": (0.99, "discount factor (DQNAgent gamma)"),
+    "n_step": (1, "n-step returns: the target sums the next n clipped rewards, discounted, plus gamma**n times the value n steps later, cut at an episode's end (Sutton 1988; Rainbow, Dopamine, Tianshou); 1: keras-rl2's one-step DQN target"),
     "nb_steps_warmup": (50_000, "steps of pure experience collection before training starts (DQNAgent nb_steps_warmup)"),
     "target_model_update": (10_000, "DQNAgent target_model_update: >= 1: steps between hard target-network copies; < 1: soft update rate tau after every training step"),
     "train_interval": (4, "agent steps per training step (DQNAgent train_interval)"),

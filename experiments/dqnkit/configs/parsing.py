@@ -127,7 +127,7 @@ def _to_int(value):
 
 def validate(config):
     """Check relations between keys that a wrong value would break later, deep in a run."""
-    positive = ["num_envs", "window_length", "memory_limit", "batch_size", "train_interval", "total_steps",
+    positive = ["num_envs", "window_length", "n_step", "memory_limit", "batch_size", "train_interval", "total_steps",
                 "checkpoint_every", "keep_checkpoints", "log_interval", "epsilon_steps", "eval_episodes"]
     for key in positive:
         if config[key] < 1:
@@ -167,11 +167,14 @@ def validate(config):
             if config[key] % config.num_envs:
                 raise ConfigError(f"{key} ({config[key]:,}) must be a multiple of num_envs ({config.num_envs}): steps "
                                   f"count transitions, num_envs per vector step; set {key} to a multiple of {config.num_envs}")
-    if config.memory_limit < config.window_length + 2 + config.batch_size:
-        raise ConfigError(f"memory_limit ({config.memory_limit}) must exceed window_length + batch_size + 2")
-    if config.nb_steps_warmup < config.window_length + config.batch_size + 2:
+    # A transition needs window_length entries before it and one after; n-step returns n - 1 more.
+    extra = "" if config.n_step == 1 else " + n_step - 1"
+    needed = config.window_length + config.batch_size + 2 + config.n_step - 1
+    if config.memory_limit < needed:
+        raise ConfigError(f"memory_limit ({config.memory_limit}) must exceed window_length + batch_size + 2{extra}")
+    if config.nb_steps_warmup < needed:
         raise ConfigError(
-            f"nb_steps_warmup ({config.nb_steps_warmup}) must be at least window_length + batch_size + 2 "
+            f"nb_steps_warmup ({config.nb_steps_warmup}) must be at least window_length + batch_size + 2{extra} "
             "so the first batch can be sampled without repeats")
     return config
 

@@ -298,32 +298,40 @@ class RingMemory(Memory):
         return config
 
     # -- fast path ---------------------------------------------------------------------------------
-    def sample_batch(self, batch_size, batch_idxs=None):
+    def sample_batch(self, batch_size, batch_idxs=None, n_step=1, gamma=None):
         """A ``Batch`` of arrays: states (B, W, *observation shape) in the stored dtype (for
         multi-input observations, a list of such arrays, one per input), actions and rewards as
         stored, bool terminals.
 
         ``batch_idxs`` are keras-rl2's indexes (drawn from [window_length, nb_entries - 1) and
         shifted by one, as ``SequentialMemory.sample`` does); without them they are drawn
-        without replacement from this memory's own generator.
+        without replacement from this memory's own generator. With `n_step` > 1 (the agent's
+        n-step returns; keras-rl2 has none, so its indexes do not apply) see `n_step_batch_at`.
         """
-        return self.batch_at(self.draw_indexes(batch_size, batch_idxs))
+        if n_step == 1:
+            return self.batch_at(self.draw_indexes(batch_size, batch_idxs))
+        if batch_idxs is not None:
+            raise ValueError("batch_idxs are keras-rl2's one-step indexes; n_step > 1 draws its own")
+        return self.n_step_batch_at(self.draw_indexes(batch_size, n_step=n_step), n_step, gamma)
 
-    def draw_indexes(self, batch_size, batch_idxs=None):
+    def draw_indexes(self, batch_size, batch_idxs=None, n_step=1):
         """The logical indexes (0 = oldest kept entry) of `batch_size` transitions to sample, drawn
-        uniformly among those that do not cross an episode's end (see the module docstring)."""
+        uniformly among those that do not cross an episode's end (see the module docstring) and,
+        with `n_step` > 1, whose n entries are all stored (as Dopamine's replay draws)."""
         n = self.nb_entries
-        if n < self.window_length + 2:
-            raise ValueError(f"not enough entries in the memory to sample: {n} (needs window_length + 2 = "
-                             f"{self.window_length + 2})")
+        needed = self.window_length + 1 + n_step
+        if n < needed:
+            extra = f" + n_step - 1 = {needed}" if n_step > 1 else f" = {needed}"
+            raise ValueError(f"not enough entries in the memory to sample: {n} (needs window_length + 2{extra})")
+        high = n - (n_step - 1)  # transitions at logical indexes window_length + 1 .. high - 1
         if batch_idxs is None:
-            idx = self._draw(self.window_length, n - 1, batch_size) + 1
+            idx = self._draw(self.window_length, high - 1, batch_size) + 1
         else:
             idx = np.asarray(batch_idxs, dtype=np.int64) + 1
         # Redraw indexes whose previous entry ended an episode (the transition crosses a reset).
         bad = self.crosses_reset(idx)
         while bad.any():
-            idx[bad] = self.rng.integers(self.window_length + 1, n, size=int(bad.sum()))
+            idx[bad] = self.rng.integers(self.window_length + 1, high, size=int(bad.sum()))
             bad = self.crosses_reset(idx)
         return idx
 
@@ -331,20 +339,21 @@ class RingMemory(Memory):
         """Whether the transitions at logical indexes `idx` cross an episode's end (entry idx-2 ended one)."""
         return self._terminal_at(idx - 2)
 
+    def _window_positions(self, last):
+        """(positions, keep) of the windows ending at logical entries `last`: positions[:, j] is the
+        entry in slot j; slot j < w-1 is kept (else zero padding) as ``SequentialMemory`` keeps it,
+        walking back from the newest entry and stopping at the first whose *previous* entry ended
+        an episode: only if none of the entries p-1 .. last-2 is terminal."""
+        positions = last[:, None] - self.window_length + 1 + self._window_offsets[None, :]
+        if self.ignore_episode_boundaries:
+            return positions, np.ones(positions.shape, dtype=bool)
+        ends = self._terminal_at(positions[:, :-1] - 1)
+        ended_at_or_after = np.flip(np.logical_or.accumulate(np.flip(ends, axis=1), axis=1), axis=1)
+        return positions, np.concatenate([~ended_at_or_after, np.ones((len(last), 1), dtype=bool)], axis=1)
+
     def batch_at(self, idx):
         """The ``Batch`` of the transitions at logical indexes `idx` (as `draw_indexes` gives them)."""
-        w = self.window_length
-        # positions[:, j] is the logical index of window slot j of state0; slot w-1 is idx-1.
-        positions = idx[:, None] - w + self._window_offsets[None, :]
-        # Slot j < w-1 holds entry p = positions[:, j]. SequentialMemory walks back from the newest
-        # entry and stops at the first one whose *previous* entry ended an episode, so slot j is
-        # kept only if none of the entries p-1 .. idx-3 is terminal.
-        if self.ignore_episode_boundaries:
-            keep = np.ones(positions.shape, dtype=bool)
-        else:
-            ends = self._terminal_at(positions[:, :-1] - 1)
-            ended_at_or_after = np.flip(np.logical_or.accumulate(np.flip(ends, axis=1), axis=1), axis=1)
-            keep = np.concatenate([~ended_at_or_after, np.ones((len(idx), 1), dtype=bool)], axis=1)
+        positions, keep = self._window_positions(idx - 1)  # state0 ends at entry idx-1
         window_slots, next_slots = self._physical(positions), self._physical(idx)
         if self.several_inputs:
             pairs = [_windows(ring, window_slots, keep, next_slots) for ring in self.observations]
@@ -354,6 +363,29 @@ class RingMemory(Memory):
         last = self._physical(idx - 1)
         return Batch(state0=state0, action=self.actions[last], reward=self.rewards[last],
                      terminal1=self.terminals[last], state1=state1)
+
+    def n_step_batch_at(self, idx, n_step, gamma):
+        """The n-step ``Batch`` of the transitions at logical indexes `idx`: state0 and action as
+        `batch_at`'s; reward the sum of the n rewards of entries idx-1 .. idx+n-2, the k-th
+        discounted by gamma**k, cut after the first of them that is terminal (its own reward
+        counted); terminal1 whether one was (no bootstrap: the agent's target drops it);
+        state1 the window ending at entry idx+n-1, the state n steps later (unused where
+        terminal1). A sum never runs past an episode's end, so never into the entry keras-rl2
+        appends after it (the last observation, reward 0)."""
+        if self.several_inputs:
+            raise ValueError("n_step > 1 needs one observation array per entry; this memory holds several inputs")
+        one_step = self.batch_at(idx)
+        entries = self._physical(idx[:, None] - 1 + np.arange(n_step)[None, :])
+        terminals = self.terminals[entries]
+        ended = np.logical_or.accumulate(terminals, axis=1)  # an episode ended at or before step k
+        counted = np.concatenate([np.ones((len(idx), 1), dtype=bool), ~ended[:, :-1]], axis=1)
+        discounts = float(gamma) ** np.arange(n_step, dtype=np.float64)
+        reward = (self.rewards[entries].astype(np.float64) * discounts * counted).sum(axis=1)
+        positions, keep = self._window_positions(idx + n_step - 1)
+        state1 = self.observations[self._physical(positions)]
+        state1[~keep] = 0
+        return Batch(state0=one_step.state0, action=one_step.action, reward=reward, terminal1=ended[:, -1],
+                     state1=state1)
 
     def _draw(self, low, high, size):
         if high - low >= size:

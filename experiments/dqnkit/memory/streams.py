@@ -45,17 +45,19 @@ class StreamMemory:
     def append(self, observation, action, reward, terminal, training=True):
         raise TypeError("a StreamMemory takes entries per env: memory.streams[env].append(...)")
 
-    def _counts(self):
-        """Transitions each stream can be sampled at: logical indexes window_length + 1 .. n - 1."""
-        return np.array([max(stream.nb_entries - self.window_length - 1, 0) for stream in self.streams])
+    def _counts(self, n_step=1):
+        """Transitions each stream can be sampled at: logical indexes window_length + 1 .. n - n_step
+        (with n_step > 1, those whose n entries are all stored)."""
+        return np.array([max(stream.nb_entries - self.window_length - n_step, 0) for stream in self.streams])
 
-    def sample_batch(self, batch_size):
-        """A ``Batch`` as ``RingMemory.sample_batch`` gives it, drawn from all streams."""
-        counts = self._counts()
+    def sample_batch(self, batch_size, n_step=1, gamma=None):
+        """A ``Batch`` as ``RingMemory.sample_batch`` gives it (n-step with `n_step` > 1), drawn
+        from all streams: a sum of rewards never runs from one env's stream into another's."""
+        counts = self._counts(n_step)
         total = int(counts.sum())
         if total < 1:
-            raise ValueError(f"not enough entries in the memory to sample: no env's stream holds window_length + 2 = "
-                             f"{self.window_length + 2}")
+            raise ValueError(f"not enough entries in the memory to sample: no env's stream holds window_length + 1 "
+                             f"+ n_step = {self.window_length + 1 + n_step}")
         ends = np.cumsum(counts)
         if total >= batch_size:
             drawn = self.rng.choice(total, size=batch_size, replace=False)
@@ -67,7 +69,7 @@ class StreamMemory:
             drawn[bad] = self.rng.integers(0, total, size=int(bad.sum()))
             stream_of, idx = self._locate(drawn, counts, ends)
             bad = self._crosses_reset(stream_of, idx)
-        return self._batch(stream_of, idx)
+        return self._batch(stream_of, idx, n_step, gamma)
 
     def _locate(self, drawn, counts, ends):
         """(stream, logical index in it) of the transitions numbered `drawn` over all streams."""
@@ -82,8 +84,11 @@ class StreamMemory:
             bad[mine] = self.streams[s].crosses_reset(idx[mine])
         return bad
 
-    def _batch(self, stream_of, idx):
-        parts = {s: (stream_of == s, self.streams[s].batch_at(idx[stream_of == s])) for s in np.unique(stream_of)}
+    def _batch(self, stream_of, idx, n_step=1, gamma=None):
+        def batch(stream, at):
+            return stream.batch_at(at) if n_step == 1 else stream.n_step_batch_at(at, n_step, gamma)
+
+        parts = {s: (stream_of == s, batch(self.streams[s], idx[stream_of == s])) for s in np.unique(stream_of)}
         fields = {}
         for name in Batch._fields:
             first = next(iter(parts.values()))[1]._asdict()[name]

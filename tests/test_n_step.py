@@ -1,0 +1,157 @@
+"""n-step returns (the `n_step` key): sampled sums checked against targets computed by hand on a
+toy stream of entries (game ends, keras-rl2's extra entry after them, the ring's wrap, four envs'
+streams), the agent's fused target against a numpy reference, and n_step=1 as keras-rl2's."""
+import numpy as np
+import pytest
+
+from dqnkit import configs
+from dqnkit.memory import RingMemory, StreamMemory
+
+# A toy game of our own: entry k holds observation k (a 1x1 frame), action k % 3 and reward REWARDS[k];
+# entry 4 ends the episode, entry 5 is what keras-rl2's fit appends after it (the last observation,
+# reward 0, not terminal), and the next episode starts at entry 6.
+REWARDS = [1, 2, 3, 4, 5, 0, 7, 8, 9, 10]
+TERMINALS = [False, False, False, False, True, False, False, False, False, False]
+
+
+def toy_memory(limit=20, window_length=2, offset=0, action=None):
+    memory = RingMemory(limit=limit, window_length=window_length, seed=0)
+    for k, (reward, terminal) in enumerate(zip(REWARDS, TERMINALS)):
+        memory.append(np.full((1, 1), k, dtype=np.uint8), k % 3 if action is None else action,
+                      np.float32(reward + offset), terminal)
+    return memory
+
+
+# transition (logical index) -> (n-step reward with gamma 0.5 and n 3, terminal, state0's frames,
+# state1's frames), by hand. state0 ends at entry idx-1; 0 is padding where a window would reach
+# back into the previous episode.
+BY_HAND = {
+    2: (2 + 0.5 * 3 + 0.25 * 4, False, [0, 1], [3, 4]),  # entries 1, 2, 3; bootstrap from the window ending at 4
+    3: (3 + 0.5 * 4 + 0.25 * 5, True, [1, 2], None),     # entries 2, 3, 4: the episode ends at entry 4
+    4: (4 + 0.5 * 5, True, [2, 3], None),                # entries 3, 4: cut after 4; the extra entry 5 not reached
+    5: (5.0, True, [3, 4], None),                        # entry 4 ends it at once
+    7: (7 + 0.5 * 8 + 0.25 * 9, False, [0, 6], [8, 9]),  # entries 6, 7, 8 of the second episode
+}
+
+
+@pytest.mark.parametrize("idx", sorted(BY_HAND))
+def test_n_step_sums_stop_at_an_episodes_end(idx):
+    reward, terminal, frames, next_frames = BY_HAND[idx]
+    batch = toy_memory().n_step_batch_at(np.array([idx]), 3, 0.5)
+    assert batch.reward[0] == reward and bool(batch.terminal1[0]) == terminal
+    assert batch.action[0] == (idx - 1) % 3 and batch.state0[0].ravel().tolist() == frames
+    if next_frames is not None:
+        assert batch.state1[0].ravel().tolist() == next_frames
+
+
+def test_only_transitions_whose_n_entries_are_stored_are_drawn():
+    memory = toy_memory()
+    drawn = {float(r) for _ in range(50) for r in memory.sample_batch(4, n_step=3, gamma=0.5).reward}
+    # Transitions 3..7 (6 crosses the reset); 8 and 9 would need entries 10 and 11.
+    assert drawn == {BY_HAND[i][0] for i in (3, 4, 5, 7)}
+    with pytest.raises(ValueError, match="needs window_length \\+ 2 \\+ n_step - 1 = 6"):
+        toy_memory_of(4).sample_batch(1, n_step=3, gamma=0.5)
+
+
+def toy_memory_of(entries):
+    memory = RingMemory(limit=20, window_length=2)
+    for k in range(entries):
+        memory.append(np.full((1, 1), k, dtype=np.uint8), 0, np.float32(1.0), False)
+    return memory
+
+
+def test_n_step_across_the_rings_wrap():
+    memory = toy_memory(limit=6)  # keeps entries 4..9 as logical 0..5, slots wrapped
+    batch = memory.n_step_batch_at(np.array([3]), 3, 0.5)
+    assert batch.reward[0] == 7 + 0.5 * 8 + 0.25 * 9 and not batch.terminal1[0]  # entries 6, 7, 8
+    assert batch.state1[0].ravel().tolist() == [8, 9]
+    drawn = memory.sample_batch(5, n_step=3, gamma=0.5)  # only logical 3 is drawable: 2 crosses the reset
+    assert drawn.reward.tolist() == [13.25] * 5
+
+
+def test_four_envs_streams_never_mix_in_a_sum():
+    memory = StreamMemory(limit=80, window_length=2, streams=4, seed=0)
+    for s, stream in enumerate(memory.streams):
+        toy = toy_memory(offset=100 * s, action=s)
+        for k in range(len(REWARDS)):
+            stream.append(toy.observations[k], s, toy.rewards[k], toy.terminals[k])
+    for _ in range(20):
+        batch = memory.sample_batch(8, n_step=3, gamma=0.5)
+        for action, reward, terminal in zip(batch.action, batch.reward, batch.terminal1):
+            offset = 100 * action  # stream `action`'s rewards, and only them
+            expected = {i: sum(0.5 ** k * offset for k in range(3 if i == 7 else {3: 3, 4: 2, 5: 1}[i]))
+                        + BY_HAND[i][0] for i in (3, 4, 5, 7)}
+            assert any(reward == value and bool(terminal) == BY_HAND[i][1] for i, value in expected.items())
+
+
+def test_one_step_is_keras_rl2s_batch_bit_for_bit():
+    memory = toy_memory()
+    one = memory.sample_batch(4, batch_idxs=[2, 3, 4, 6])
+    np.testing.assert_array_equal(one.reward, [REWARDS[k] for k in (2, 3, 4, 6)])
+    assert one.reward.dtype == np.float32  # as stored: n_step=1 changes nothing
+    with pytest.raises(ValueError, match="batch_idxs are keras-rl2's one-step indexes"):
+        memory.sample_batch(4, batch_idxs=[2, 3, 4, 6], n_step=2, gamma=0.5)
+
+
+@pytest.mark.parametrize("double, dueling", [(False, False), (True, False), (True, True)])
+def test_the_agents_target_is_the_n_step_return_plus_gamma_n_bootstrap(double, dueling):
+    """The fused train step's loss (keras-rl2's huber_loss with delta_clip=inf: half the squared
+    error) against a numpy reference built from the nets' own Q-values:
+    R + gamma**n * (1 - terminal) * Q_target(s_n, a*)."""
+    from dqnkit.agent import build_agent
+
+    config = configs.make_config("smoke", {"n_step": 3, "gamma": 0.9, "delta_clip": float("inf"), "net": "nips2013",
+                                           "enable_double_dqn": double, "enable_dueling_network": dueling})
+    agent = build_agent(config, 3)
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        agent.memory.append(rng.integers(0, 255, (84, 84), dtype=np.uint8), int(rng.integers(3)),
+                            np.float32(rng.choice([-1.0, 0.0, 1.0])), bool(k % 37 == 36))
+    batch = agent.memory.sample_batch(32, n_step=3, gamma=0.9)
+    assert batch.terminal1.any() and not batch.terminal1.all()
+    q0, online1, target1 = (agent.model.predict_on_batch(batch.state0), agent.model.predict_on_batch(batch.state1),
+                            agent.target_model.predict_on_batch(batch.state1))
+    chosen = online1.argmax(axis=1) if double else target1.argmax(axis=1)
+    bootstrap = target1[np.arange(32), chosen].astype(np.float64)
+    target = (batch.reward + 0.9 ** 3 * bootstrap * (1.0 - batch.terminal1)).astype(np.float32)
+    expected = np.mean(0.5 * (target - q0[np.arange(32), batch.action]) ** 2)
+    loss = agent.train_step(batch)[0]
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_n_step_is_refused_where_keras_rl2s_path_would_serve():
+    from rl.agents.dqn import DQNAgent
+    from rl.memory import SequentialMemory
+
+    from dqnkit.agent import build_agent
+
+    config = configs.make_config("smoke", {"n_step": 2})
+    with pytest.raises(ValueError, match="n_step=2 needs FastDQNAgent's train step"):
+        build_agent(config, 3, agent_class=DQNAgent)
+    with pytest.raises(ValueError, match="n_step > 1 needs the fused train step"):
+        build_agent(config, 3, memory=SequentialMemory(limit=1000, window_length=4))
+
+
+def test_configs_saved_before_the_key_read_as_one_step_and_the_warm_up_grows():
+    assert configs.from_saved({"seed": 5}).n_step == 1 and configs.from_saved({"seed": 5}).net == "nature"
+    config = configs.make_config("smoke", {"n_step": 3, "nb_steps_warmup": 38})  # 4 + 32 + 2 = 38 < 40
+    with pytest.raises(configs.ConfigError, match="window_length \\+ batch_size \\+ 2 \\+ n_step - 1"):
+        configs.validate(config)
+    with pytest.raises(configs.ConfigError, match="n_step must be at least 1"):
+        configs.validate(configs.make_config("smoke", {"n_step": 0}))
+
+
+def test_an_n_step_run_split_by_sigterm_is_the_straight_run(tmp_path):
+    """n_step=3 with 2 envs: a run stopped by SIGTERM (with the actor process) and resumed (without
+    it) is bitwise the run trained straight through."""
+    from helpers import assert_same_run, run_cli, sigterm_after_first_game
+
+    args = ["--mode", "train", "--config", "smoke", "--no-video", "--set", "n_step=3", "--set", "num_envs=2",
+            "--set", "gamma=0.98"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    run_cli(*args, "--run-dir", straight)
+    code, stderr = sigterm_after_first_game(args + ["--set", "actor_process=true"], split)
+    assert code == 143 and "Traceback" not in stderr
+    resumed = run_cli(*args, "--run-dir", split)
+    assert "Resumed" in resumed.stdout
+    assert_same_run(split, straight, num_envs=2)
