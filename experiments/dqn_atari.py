@@ -11,7 +11,6 @@ The same entry points take an easydict in a notebook: see `run(args)` and colab/
 import argparse
 import os
 import sys
-import tempfile
 import warnings
 
 from dqnkit import configs  # light: no TensorFlow yet, so --help is instant
@@ -64,16 +63,6 @@ def cli_overrides(args):
     return overrides
 
 
-def check_writable(folder, advice):
-    """Refuse a folder this mode must write into (a read-only mount, a Drive folder shared read-only)
-    in one line, before the write fails deep inside moviepy or matplotlib."""
-    try:
-        os.makedirs(folder, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as exc:
-        raise UserError(f"cannot write to {folder} ({exc.strerror}); {advice}") from None
-
-
 def run(args):
     """Run one mode. `args` is an argparse Namespace or an easydict with the same names."""
     from easydict import EasyDict
@@ -91,6 +80,8 @@ def run(args):
             raise UserError(f"--episodes must be at least 1, got {args.episodes}")
         config, weights, video_dir = resolve.resolve_test(weights=args.get("weights"), **where)
         if config.video:
+            from dqnkit.run.folder import check_writable
+
             check_writable(video_dir, "pass --no-video, or --run-dir a folder you can write (a copy of the run)")
         from dqnkit import playing
 
@@ -101,9 +92,10 @@ def run(args):
     if mode == "plot":
         from dqnkit.reporting.plotting import plot_learning_curve
 
+        from dqnkit.run.folder import RunFolder, check_writable
+
         if os.path.isdir(run_dir):
             check_writable(run_dir, "copy the run folder somewhere you can write and plot the copy")
-        from dqnkit.run.folder import RunFolder
 
         folder = RunFolder(run_dir)
         path = plot_learning_curve(folder.log_path, folder.learning_curve_path)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import REPO_ROOT, run_cli
+from helpers import CLI, REPO_ROOT, run_cli
 
 LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q", "episode_time", "sps", "time"}
 
@@ -203,3 +203,35 @@ def test_the_installed_console_script_is_the_same_cli():
     assert script is not None
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--mode" in result.stdout and "fire_reset" in result.stdout
+
+
+STARTUP_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers")
+
+
+def test_a_missing_weights_file_is_one_line_and_nothing_is_made(tmp_path):
+    """Checked before anything is printed or created: no "Playing ..." line, no ALE banner, no
+    empty runs/.../videos/, and none of TensorFlow's start-up lines."""
+    result = subprocess.run([sys.executable, CLI, "--mode", "test", "--weights", str(tmp_path / "nonexistent.h5")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [f"error: weights file {tmp_path / 'nonexistent.h5'} does not exist; "
+                                                  "check the path or train first"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_tensorflows_start_up_lines_are_quiet_unless_the_user_asks_for_them(trained_run, tmp_path):
+    """Train (with the actor process: a second process that loads TensorFlow too) and test mode
+    print none of TensorFlow's start-up lines, nor gymnasium's "Overwriting existing videos"
+    warning; a TF_CPP_MIN_LOG_LEVEL the user set brings TensorFlow's lines back."""
+    run_dir, _ = trained_run
+    trained = run_cli("--mode", "train", "--config", "smoke", "--run-dir", tmp_path / "two", "--steps", "200",
+                      "--set", "num_envs=2", "--set", "actor_process=true", "--set", "eval_every=0")
+    tested = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1")
+    for result in (trained, tested):
+        output = result.stdout + result.stderr
+        assert not [noise for noise in STARTUP_NOISE if noise in output], output
+        assert "Overwriting existing videos" not in output
+    asked = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1", "--no-video",
+                    env={**{k: v for k, v in os.environ.items() if k != "DQNKIT_SET_TF_CPP_MIN_LOG_LEVEL"},
+                         "TF_CPP_MIN_LOG_LEVEL": "0"})  # as a user's shell has it: the kit's marker is not there
+    assert "oneDNN custom operations" in asked.stderr or "absl::InitializeLog" in asked.stderr

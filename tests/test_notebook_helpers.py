@@ -119,3 +119,10 @@ def test_train_until_done_returns_when_eval_patience_ends_the_run(tmp_path, caps
     assert result.finished and result.end_step < config.total_steps
     out = capsys.readouterr().out
     assert "the run ends here" in out and "Nothing to do" not in out  # the segment that ended it said so
+
+
+def test_the_progress_line_shows_the_segments_goal_beside_the_runs_total():
+    segment = Progress(total=2_000_000, initial=0, stream=io.StringIO(), mode="none", segment_goal=5_000)
+    assert "2,403/2,000,000 (this segment to 5,000) " in segment.text(2_403)
+    whole_run = Progress(total=2_000_000, stream=io.StringIO(), mode="none", segment_goal=2_000_000)
+    assert "2,403/2,000,000 " in whole_run.text(2_403) and "segment" not in whole_run.text(2_403)

@@ -40,8 +40,11 @@ What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py`
 - ``ModelIntervalCheckpoint`` saves online weights only and ``FileLogger`` rewrites its file:
   ``checkpoint.py`` and ``runlog.py`` replace them.
 """
+import contextlib
 import os
+import re
 import sys
+import tempfile
 
 if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
     raise ImportError(
@@ -52,13 +55,50 @@ if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # TensorFlow's C++ log: hide INFO and WARNING lines; on a machine without an NVIDIA device also
 # ERROR, whose only start-up line there is "failed call to cuInit" (with a GPU, errors stay
-# visible). A user's own TF_CPP_MIN_LOG_LEVEL wins. The few "I0000" lines TensorFlow prints
-# before its logging is initialised obey no setting.
-_HAS_NVIDIA_DEVICE = os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if _HAS_NVIDIA_DEVICE else "3")
+# visible). A user's own TF_CPP_MIN_LOG_LEVEL wins. (The marker tells a process this kit started,
+# the actor process, that the level is the kit's, not its user's.)
+_LEVEL_SET_BY_KIT = "DQNKIT_SET_TF_CPP_MIN_LOG_LEVEL"
+_USER_SET_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ and os.environ.get(_LEVEL_SET_BY_KIT) != "1"
+if not _USER_SET_LEVEL:
+    _HAS_NVIDIA_DEVICE = os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2" if _HAS_NVIDIA_DEVICE else "3"
+    os.environ[_LEVEL_SET_BY_KIT] = "1"
 
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
+# Lines TensorFlow's two native libraries print while they load, each before its logging is set
+# up, so that no TF_CPP_MIN_LOG_LEVEL reaches them: absl's notice, oneDNN's, the CUDA probe's and
+# the CPU-feature note (twice: each library links its own copy of absl).
+_STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+                            r"|I\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard)\.cc:\d+\]"
+                            r"|To enable the following instructions: .* rebuild TensorFlow)")
+
+
+@contextlib.contextmanager
+def _startup_lines_filtered():
+    """Run the block with the process's stderr (file descriptor 2: native code writes there)
+    captured, then write back every line but TensorFlow's start-up noise. With the user's own
+    TF_CPP_MIN_LOG_LEVEL everything is shown."""
+    if _USER_SET_LEVEL:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not _STARTUP_NOISE.match(line))
+            if kept:
+                os.write(2, kept.encode("utf-8"))
+
+
+with _startup_lines_filtered():
+    import tensorflow as tf  # noqa: E402
+    import tf_keras  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 

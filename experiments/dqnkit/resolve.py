@@ -84,6 +84,8 @@ def shipped_agent(env_name, weights_dirs=None):
 def resolve_test(preset=None, run_dir=None, overrides=None, sets=(), weights=None, weights_dirs=None):
     """(config, weights path, video folder) for test mode; see the module docstring.
     `weights_dirs` replaces the folders searched for shipped agents (a notebook knows its checkout)."""
+    if weights and not (os.path.exists(weights) or os.path.isfile(f"{weights}.index")):  # (a TF checkpoint prefix)
+        raise NoWeightsError(f"weights file {weights} does not exist; check the path or train first")
     config, resolved_dir = resolve_config(preset, run_dir, overrides, sets)
     folder = RunFolder(resolved_dir)
     if not weights and os.path.isfile(folder.weights_path):

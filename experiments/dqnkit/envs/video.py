@@ -7,6 +7,7 @@ old gym Monitor) continue across segments. Video comes from the raw RGB env, nev
 processed 84x84 frames.
 """
 import os
+import warnings
 
 from gymnasium.utils.save_video import capped_cubic_video_schedule
 from gymnasium.wrappers import RecordVideo
@@ -18,7 +19,12 @@ def record_episodes(env, folder, prefix, first_episode=0, trigger=capped_cubic_v
     Files are named ``<prefix>-episode-<global episode>.mp4``. The env must have been made
     with ``render_mode="rgb_array"``; moviepy writes the files."""
     os.makedirs(folder, exist_ok=True)
-    recorder = RecordVideo(env, folder, episode_trigger=trigger, name_prefix=prefix, disable_logger=True)
+    with warnings.catch_warnings():
+        # RecordVideo warns "Overwriting existing videos" whenever the folder exists (we made it
+        # above, so always). Nothing is overwritten: training videos carry the run's global episode
+        # numbers and each test invocation its own prefix (test-001, test-002, ...).
+        warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
+        recorder = RecordVideo(env, folder, episode_trigger=trigger, name_prefix=prefix, disable_logger=True)
     recorder.episode_id = first_episode - 1  # RecordVideo increments it on every reset
     return recorder
 

@@ -24,10 +24,12 @@ def in_notebook():
 
 
 class Progress:
-    """Shows `step / total` with a rate and a short status; call `update` as often as you like."""
+    """Shows `step / total` with a rate and a short status; call `update` as often as you like.
+    `segment_goal`: the step this segment stops at (``--steps``), shown beside the run's total."""
 
-    def __init__(self, total, initial=0, stream=None, min_interval=0.5, mode=None):
+    def __init__(self, total, initial=0, stream=None, min_interval=0.5, mode=None, segment_goal=None):
         self.total = total
+        self.segment_goal = segment_goal if segment_goal != total else None  # where this segment stops
         self.stream = stream or sys.stdout
         self.min_interval = min_interval
         self.mode = mode or self._detect_mode()
@@ -50,7 +52,8 @@ class Progress:
         width = 24
         filled = int(width * min(step / self.total, 1.0)) if self.total else width
         bar = "#" * filled + "-" * (width - filled)
-        return f"[{bar}] {step:,}/{self.total:,} {rate:,.0f} steps/s {status}".rstrip()
+        segment = f" (this segment to {self.segment_goal:,})" if self.segment_goal is not None else ""
+        return f"[{bar}] {step:,}/{self.total:,}{segment} {rate:,.0f} steps/s {status}".rstrip()
 
     def update(self, step, status="", force=False):
         now = time.monotonic()

@@ -26,7 +26,6 @@ holds several of the agent's episodes; the log and the episode count follow whol
 import signal
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
@@ -52,8 +51,6 @@ from dqnkit.training.progress import Progress
 from dqnkit.training.schedule import Schedule
 from dqnkit.training.stopping import SignalGuard, Stopped
 from processors import AtariProcessor
-
-warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
 
 
 @dataclass
@@ -118,7 +115,8 @@ class Segment:
         self._restore_or_start(manifest)
         start_step = self.step
         stop_step = self.config.total_steps if steps is None else min(self.config.total_steps, self.step + int(steps))
-        self.progress = Progress(self.config.total_steps, initial=self.step, stream=self.stream, mode=progress_mode)
+        self.progress = Progress(self.config.total_steps, initial=self.step, stream=self.stream, mode=progress_mode,
+                                 segment_goal=stop_step)
         self._announce()
         if self._nothing_to_do(stop_step):
             return SegmentResult(self.folder.path, self.step, self.step, self.episode, self._resumed_or_new(), 0.0,
