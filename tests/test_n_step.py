@@ -147,7 +147,8 @@ def test_an_n_step_run_split_by_sigterm_is_the_straight_run(tmp_path):
     from helpers import assert_same_run, run_cli, sigterm_after_first_game
 
     args = ["--mode", "train", "--config", "smoke", "--no-video", "--set", "n_step=3", "--set", "num_envs=2",
-            "--set", "gamma=0.98"]
+            "--set", "gamma=0.98", "--set", "total_steps=1200", "--set", "checkpoint_every=600",
+            "--set", "eval_every=600"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     run_cli(*args, "--run-dir", straight)
     code, stderr = sigterm_after_first_game(args + ["--set", "actor_process=true"], split)

@@ -43,6 +43,8 @@ def test_each_env_plays_its_own_games_in_one_log(straight):
     assert len(set(first_games.values())) > 1  # seeded apart: not four copies of one game
 
 
+@pytest.mark.slow  # half a minute; the SIGTERM test below (the same run with the actor process) and
+# tests/test_n_step.py (the actor process in one segment, not in the next) cover it by default
 def test_the_actor_process_is_the_same_run_and_may_switch_on_and_off_between_segments(straight, tmp_path):
     """The first segment plays in an actor process and stops inside games; the second plays in
     one process: the straight one-process run, byte for byte, and videos of env 0 from both."""

@@ -191,6 +191,20 @@ def test_ctrl_c_during_a_checkpoint_write_lets_the_write_finish(straight, tmp_pa
     assert_same_run(run_dir, straight)
 
 
+def test_weights_h5_a_checkpoint_behind_is_rewritten_when_the_run_resumes(straight, tmp_path):
+    """A kill between a checkpoint's manifest and weights.h5 (written just after it) leaves
+    weights.h5 one checkpoint behind; at the run's last step nothing is left to train, so the
+    resume itself puts the checkpoint's weights there (found by the random-kill test below)."""
+    run_dir = tmp_path / "behind"
+    shutil.copytree(straight, run_dir)
+    shutil.copyfile(run_dir / "best_weights.h5", run_dir / "weights.h5")  # weights of an earlier step
+    assert (run_dir / "weights.h5").read_bytes() != (straight / "weights.h5").read_bytes()
+    result = run_cli(*SMOKE, "--run-dir", run_dir)
+    assert "Nothing to do: the run is at step 2,000" in result.stdout
+    assert_same_run(run_dir, straight)
+
+
+@pytest.mark.slow  # a minute of random kills; the kills that matter have tests of their own (mid-write, just after)
 def test_killed_at_random_moments_then_restarted(straight, tmp_path):
     run_dir = tmp_path / "killed-randomly"
     rng = random.Random(os.getpid())

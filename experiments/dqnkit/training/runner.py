@@ -168,6 +168,9 @@ class Segment:
         else:
             arrays, state, saved_logs = self.checkpointer.load(self.resumed_from, manifest, self.agent.memory)
             unbundle(self.agent, arrays, state)
+            # weights.h5 is written just after a checkpoint's manifest: a kill between the two leaves
+            # it a checkpoint behind, and a run so killed at its last step has nothing left to train.
+            save_weights_atomic(self.agent, self.folder.weights_path)
             self.checkpoint = (arrays, state)
             self.step, self.episode = state["step"], state["episode"]
             self.last_checkpoint = self.resumed_from

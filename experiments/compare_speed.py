@@ -1,0 +1,122 @@
+"""Two commits' training loops timed side by side, in one sitting.
+
+    python experiments/compare_speed.py BEFORE_REF AFTER_REF [--config PRESET] [--set KEY=VALUE ...]
+        [--rounds 3] [--warmup 1000] [--learning-steps 2000]
+
+A refactoring must not slow the loop, and a speed-up is claimed against the commit before it; a
+2-core machine of this kind is noisy (+-20% between runs), so the two commits are measured
+alternately, round after round (BEFORE then AFTER, then AFTER then BEFORE, ...), each figure a
+fresh process running that commit's own ``benchmark.time_our_loop`` from a ``git worktree``
+(``compare_commits.py`` makes and checks them). Rows: the learning phase at epsilon 0.01 (what a
+run acts with after its schedule) with one env, four in one process and four with the actor
+process, each with the config's net and with the near-free learner (``benchmark.trivial_model``:
+the loop's ceiling, what bounds a GPU). Each row prints both commits' best-of-rounds steps/s and
+the ratio AFTER / BEFORE. `--set` keys go to both commits (a commit whose ``time_our_loop`` takes
+no `sets` times its preset as it is: compare such commits without --set).
+"""
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from compare_commits import (InputError, SetupError, add_worktree, check_imports, last_line, remove_worktree,
+                             repo_root, resolve_commit)
+
+SETTINGS = [(1, False), (4, False), (4, True)]  # (num_envs, actor process)
+
+# Run inside a worktree's environment: time its own loop, print (warm-up, learning) steps/s as JSON.
+PROBE = """
+import inspect, json, sys
+import benchmark
+kwargs = json.loads(sys.argv[1])
+if "sets" not in inspect.signature(benchmark.time_our_loop).parameters:
+    kwargs.pop("sets")
+if kwargs.pop("trivial"):
+    kwargs["model"] = benchmark.trivial_model
+print(json.dumps(benchmark.time_our_loop(**kwargs)))
+"""
+
+
+def time_loop(side, args, num_envs, process, trivial):
+    kwargs = {"warmup": args.warmup, "learning_steps": args.learning_steps, "epsilon": 0.01, "num_envs": num_envs,
+              "actor_process": process, "preset": args.config, "sets": args.sets, "trivial": trivial}
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(kwargs)], env=side.env, capture_output=True,
+                            text=True, cwd=os.path.join(side.worktree, "experiments"))
+    if result.returncode != 0:
+        raise SetupError(f"{side.label} failed to time its loop: {last_line(result.stderr)}")
+    return json.loads(result.stdout.strip().splitlines()[-1])[1]
+
+
+def row_name(num_envs, process, trivial):
+    what = "ceiling (trivial model)" if trivial else "learning"
+    return f"{what}, num_envs {num_envs}" + (", actor process" if process else "")
+
+
+def measure(sides, args):
+    """Best-of-rounds learning steps/s per (row, side), the sides alternating in order each round."""
+    best = {}
+    rows = [(n, p, t) for (n, p), t in itertools.product(SETTINGS, (False, True))]
+    for round_index in range(args.rounds):
+        order = sides if round_index % 2 == 0 else sides[::-1]
+        for row in rows:
+            for side in order:
+                rate = time_loop(side, args, *row)
+                best[row, side.label] = max(best.get((row, side.label), 0.0), rate)
+                print(f"  round {round_index + 1}: {side.label:<6} {row_name(*row):<46} {rate:8.1f} steps/s",
+                      file=sys.stderr, flush=True)
+    return rows, best
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("before", metavar="BEFORE_REF")
+    parser.add_argument("after", metavar="AFTER_REF")
+    parser.add_argument("--config", default="keras_rl", help="the preset whose env, net and learning settings the rows use")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config key on top of --config (repeatable)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; each row keeps its best")
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--learning-steps", type=int, default=2000)
+    parser.add_argument("--repo", default=".")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.warmup < 0 or args.learning_steps < 400:
+        parser.exit(2, "error: --rounds must be >= 1 and --learning-steps >= 400 (rates are taken every 200 steps)\n")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        repo = repo_root(args.repo)
+        shas = [resolve_commit(repo, ref) for ref in (args.before, args.after)]
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="compare_speed-") as work:
+        sides = []
+        try:
+            for label, ref, sha in zip(("before", "after"), (args.before, args.after), shas):
+                sides.append(add_worktree(repo, label, ref, sha, work))
+                check_imports(sides[-1], work)
+            rows, best = measure(sides, args)
+        except SetupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            for side in sides:
+                remove_worktree(repo, side)
+    print(f"{os.cpu_count()} cores, --config {args.config} {' '.join('--set ' + s for s in args.sets)}, warm-up "
+          f"{args.warmup:,}, learning {args.learning_steps:,} steps at epsilon 0.01, best of {args.rounds} "
+          f"alternating rounds; before {args.before} ({shas[0][:10]}), after {args.after} ({shas[1][:10]})")
+    print("| row | before steps/s | after steps/s | after / before |\n|---|---:|---:|---:|")
+    for row in rows:
+        before, after = best[row, "before"], best[row, "after"]
+        print(f"| {row_name(*row)} | {before:,.1f} | {after:,.1f} | {after / before:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
