@@ -453,13 +453,18 @@ def manifest_problem(directory, manifest, name):
 
 def manifest_outline(manifest, strict):
     """The manifest as equal runs have it: without the size and hash of files with wall-clock fields
-    (compared by content instead); between a split run and a straight one, also without the memory
+    (compared by content instead), nor of state.json where AFTER adds config keys; between a split run and a straight one, also without the memory
     chunks (where they begin and end depends on the split; their entries are compared)."""
     outline = {key: value for key, value in manifest.items() if key not in ("files", "memory_chunks")}
     outline["files"] = {}
     for path, description in manifest["files"].items():
         if strict or not path.startswith("memory" + os.sep):
-            outline["files"][path] = "(wall clock)" if WALL_CLOCK_FIELDS.get(os.path.basename(path)) else description
+            name = os.path.basename(path)
+            if WALL_CLOCK_FIELDS.get(name):
+                description = "(wall clock)"
+            elif name == "state.json" and NEW_CONFIG_KEYS:  # holds the config: compared by content instead
+                description = "(config keys added)"
+            outline["files"][path] = description
     if strict:
         outline["memory_chunks"] = manifest["memory_chunks"]
     return outline
