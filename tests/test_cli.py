@@ -69,8 +69,13 @@ def test_test_mode_plays_scores_and_records_one_video_per_episode(trained_run):
     assert "Mean score over 2 episodes" in first.stdout
     # Where the videos went, numbered as the console counts the episodes (from 1).
     assert f"Videos: {run_dir / 'videos' / 'test-001-episode-1.mp4'} to test-001-episode-2.mp4" in first.stdout
+    first_video = (run_dir / "videos" / "test-001-episode-1.mp4").read_bytes()
     second = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1")
     assert f"Videos: {run_dir / 'videos' / 'test-002-episode-1.mp4'}\n" in second.stdout
+    # gymnasium warns "Overwriting existing videos" for any existing folder; we silence it because
+    # nothing is overwritten: each invocation gets its own prefix.
+    assert "Overwriting existing videos" not in first.stderr + second.stderr
+    assert (run_dir / "videos" / "test-001-episode-1.mp4").read_bytes() == first_video
     videos = os.listdir(run_dir / "videos")
     for name in ("test-001-episode-1.mp4", "test-001-episode-2.mp4", "test-002-episode-1.mp4"):
         assert name in videos and (run_dir / "videos" / name).stat().st_size > 1000, name
@@ -205,7 +210,8 @@ def test_the_installed_console_script_is_the_same_cli():
     assert result.returncode == 0 and "--mode" in result.stdout and "fire_reset" in result.stdout
 
 
-STARTUP_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers")
+STARTUP_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers",
+                 "failed call to cuInit", "A.L.E: Arcade Learning Environment", "[Powered by Stella]")
 
 
 def test_a_missing_weights_file_is_one_line_and_nothing_is_made(tmp_path):
@@ -221,8 +227,9 @@ def test_a_missing_weights_file_is_one_line_and_nothing_is_made(tmp_path):
 
 def test_tensorflows_start_up_lines_are_quiet_unless_the_user_asks_for_them(trained_run, tmp_path):
     """Train (with the actor process: a second process that loads TensorFlow too) and test mode
-    print none of TensorFlow's start-up lines, nor gymnasium's "Overwriting existing videos"
-    warning; a TF_CPP_MIN_LOG_LEVEL the user set brings TensorFlow's lines back."""
+    print none of TensorFlow's start-up lines (nor, on a machine without a GPU, its cuInit error),
+    ALE's banner or gymnasium's "Overwriting existing videos" warning; a TF_CPP_MIN_LOG_LEVEL the
+    user set brings TensorFlow's lines back."""
     run_dir, _ = trained_run
     trained = run_cli("--mode", "train", "--config", "smoke", "--run-dir", tmp_path / "two", "--steps", "200",
                       "--set", "num_envs=2", "--set", "actor_process=true", "--set", "eval_every=0")
@@ -235,3 +242,16 @@ def test_tensorflows_start_up_lines_are_quiet_unless_the_user_asks_for_them(trai
                     env={**{k: v for k, v in os.environ.items() if k != "DQNKIT_SET_TF_CPP_MIN_LOG_LEVEL"},
                          "TF_CPP_MIN_LOG_LEVEL": "0"})  # as a user's shell has it: the kit's marker is not there
     assert "oneDNN custom operations" in asked.stderr or "absl::InitializeLog" in asked.stderr
+
+
+def test_tensorflows_errors_still_show_after_start_up():
+    """Quieting the start-up keeps TensorFlow's C++ ERROR lines (a level of 3 would hide them for
+    the whole run) and hides its WARNING lines; here TensorFlow's own PrintV2 op logs one of each."""
+    script = ("import dqnkit.compat, tensorflow as tf\n"
+              "ops = [tf.raw_ops.PrintV2(input=tf.constant(f'a C++ {level} line'), output_stream=f'log({level})')\n"
+              "       for level in ('error', 'warning')]\n"
+              "tf.compat.v1.Session().run(ops)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DQNKIT_SET_TF_CPP_MIN_LOG_LEVEL")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "a C++ error line" in result.stderr and "a C++ warning line" not in result.stderr

@@ -22,6 +22,10 @@ tf-keras, gymnasium and numpy 2. What it does, and why:
    switched on (which would let any Lambda in a loaded file run code). Our ``clone_model`` builds
    the same layers from their configs but gives each Lambda the live function of the layer it
    copies: nothing is deserialized from bytecode, and safe mode stays on.
+6. A quiet start: ``TF_CPP_MIN_LOG_LEVEL=2`` unless the user set it (INFO and WARNING lines
+   hidden, errors shown), and the lines TensorFlow prints while it loads, which no log level
+   reaches, filtered out of stderr (``_STARTUP_NOISE`` below). This module is imported in the
+   actor process too, and the variable is inherited, so it is quiet as well.
 
 What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py``,
 ``training.py``):
@@ -53,23 +57,33 @@ if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         "(in a notebook: restart the runtime)."
     )
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-# TensorFlow's C++ log: hide INFO and WARNING lines; on a machine without an NVIDIA device also
-# ERROR, whose only start-up line there is "failed call to cuInit" (with a GPU, errors stay
-# visible). A user's own TF_CPP_MIN_LOG_LEVEL wins. (The marker tells a process this kit started,
-# the actor process, that the level is the kit's, not its user's.)
+# TensorFlow's C++ log at level 2: INFO and WARNING lines hidden (building the nets in graph mode
+# logs "W ... c_api.cc ... Operation ... was changed by setting attribute after it was run by a
+# session" lines), ERROR lines shown, all but the cuInit one below. Not 3: that would hide every
+# error of the whole run. A user's own TF_CPP_MIN_LOG_LEVEL wins. (The marker tells a process
+# this kit started, the actor process, that the level is the kit's, not its user's.)
 _LEVEL_SET_BY_KIT = "DQNKIT_SET_TF_CPP_MIN_LOG_LEVEL"
 _USER_SET_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ and os.environ.get(_LEVEL_SET_BY_KIT) != "1"
 if not _USER_SET_LEVEL:
-    _HAS_NVIDIA_DEVICE = os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia")
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2" if _HAS_NVIDIA_DEVICE else "3"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     os.environ[_LEVEL_SET_BY_KIT] = "1"
+# Where this process has no GPU to use (no NVIDIA device; or hidden, as the actor process hides
+# it), TensorFlow's probe for one logs "E ... failed call to cuInit" at ERROR: expected there, so
+# the probe is run while start-up lines are filtered and that line goes with them. With a device,
+# a failing cuInit is a real error and stays.
+_NO_GPU_EXPECTED = (os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
+                    or not (os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia")))
 
-# Lines TensorFlow's two native libraries print while they load, each before its logging is set
-# up, so that no TF_CPP_MIN_LOG_LEVEL reaches them: absl's notice, oneDNN's, the CUDA probe's and
-# the CPU-feature note (twice: each library links its own copy of absl).
+# Lines TensorFlow's native libraries print while they load, before its logging is set up, so
+# that no TF_CPP_MIN_LOG_LEVEL (not even 3) reaches them: absl's notice, oneDNN's, the CUDA
+# stub's, and the CPU-feature note (which level 1 would hide). They come twice: once from
+# libtensorflow_framework.so.2, once from the profiler's _pywrap_profiler_plugin.so, which
+# `import tensorflow` loads too and which carries its own copy of that code and of absl.
 _STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
                             r"|I\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard)\.cc:\d+\]"
-                            r"|To enable the following instructions: .* rebuild TensorFlow)")
+                            r"|To enable the following instructions: .* rebuild TensorFlow"
+                            + (r"|E\d{4} [\d:. ]+\d+ \w+\.cc:\d+\] failed call to cuInit" if _NO_GPU_EXPECTED else "")
+                            + ")")
 
 
 @contextlib.contextmanager
@@ -99,6 +113,9 @@ def _startup_lines_filtered():
 with _startup_lines_filtered():
     import tensorflow as tf  # noqa: E402
     import tf_keras  # noqa: E402
+
+    if _NO_GPU_EXPECTED and not _USER_SET_LEVEL:
+        tf.config.list_physical_devices("GPU")  # the probe (once a process), its cuInit line filtered
 
 tf.get_logger().setLevel("ERROR")
 

@@ -134,6 +134,9 @@ def make_env(env_name, render_mode=None, obs_type="rgb", noop_max=0, max_pool_fr
     frame_skip = kwargs["frameskip"]
     if max_pool_frames:
         kwargs["frameskip"] = 1  # AtariPreprocessing does the skipping, and pools
+    # ALE logs its banner ("A.L.E: Arcade Learning Environment (version ...)", "[Powered by
+    # Stella]") at INFO for every env it makes; at WARNING its warnings and errors still show.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Warning)
     env = RecordLastAction(gym.make(ale_name, render_mode=render_mode, obs_type=obs_type, **kwargs))
     if max_pool_frames or noop_max:
         height, width = env.observation_space.shape[:2]
