@@ -21,7 +21,7 @@ The two run folders are then compared:
   members carry no timestamps);
 - ``config.json``, the TensorBoard scalars (all but `WALL_CLOCK_SCALARS`) and the videos (bytes).
 
-What counts as wall clock (read from ``dqnkit/runlog.py`` and ``training.py``): in ``log.jsonl``
+What counts as wall clock (read from ``dqnkit/reporting/runlog.py`` and ``dqnkit/training/runner.py``): in ``log.jsonl``
 ``time`` (Unix seconds when the game ended), ``episode_time`` and ``sps`` (seconds and steps per
 second of the game); in ``segments.jsonl`` ``time`` and, though not a clock, the trainer's ``pid``;
 the TensorBoard scalar ``speed/steps_per_second`` (the ``sps`` of each game: its steps are compared,
@@ -55,7 +55,7 @@ import numpy as np
 
 # Wall clock, per JSONL file (the checkpoint's copies of log.jsonl and eval.jsonl too): fields that
 # differ between two equal runs, so are left out of the comparison. log.jsonl's `time` is when a
-# game ended, `episode_time` and `sps` its seconds and steps per second (training.py's
+# game ended, `episode_time` and `sps` its seconds and steps per second (training/runner.py's
 # _episode_record); segments.jsonl's `time` is when each event happened, and `pid` the trainer's
 # process id (runlog.SegmentJournal). Every other field must be equal.
 WALL_CLOCK_FIELDS = {

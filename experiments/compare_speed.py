@@ -11,8 +11,8 @@ fresh process running that commit's own ``benchmark.time_our_loop`` from a ``git
 run acts with after its schedule) with one env, four in one process and four with the actor
 process, each with the config's net and with the near-free learner (``benchmark.trivial_model``:
 the loop's ceiling, what bounds a GPU). Each row prints both commits' best-of-rounds steps/s and
-the ratio AFTER / BEFORE. `--set` keys go to both commits (a commit whose ``time_our_loop`` takes
-no `sets` times its preset as it is: compare such commits without --set).
+the ratio AFTER / BEFORE. `--set` keys go to both commits; a commit whose ``time_our_loop`` takes
+no `sets` is refused with them (it would time another config).
 """
 import argparse
 import itertools
@@ -33,6 +33,8 @@ import inspect, json, sys
 import benchmark
 kwargs = json.loads(sys.argv[1])
 if "sets" not in inspect.signature(benchmark.time_our_loop).parameters:
+    if kwargs["sets"]:
+        sys.exit("this commit's benchmark takes no --set: compare it without --set")
     kwargs.pop("sets")
 if kwargs.pop("trivial"):
     kwargs["model"] = benchmark.trivial_model
@@ -82,8 +84,9 @@ def parse_args(argv):
     parser.add_argument("--learning-steps", type=int, default=2000)
     parser.add_argument("--repo", default=".")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.warmup < 0 or args.learning_steps < 400:
-        parser.exit(2, "error: --rounds must be >= 1 and --learning-steps >= 400 (rates are taken every 200 steps)\n")
+    if args.rounds < 1 or args.warmup < 400 or args.learning_steps < 400:
+        parser.exit(2, "error: --rounds must be >= 1, --warmup and --learning-steps >= 400 (rates are taken every "
+                       "200 steps, and a warm-up must fill the first batch)\n")
     return args
 
 

@@ -7,7 +7,7 @@ Lapan, Deep RL Hands-On 2nd ed., ch. 9: minutes to a last-100 mean of 17 on Pong
 
 Solved: the mean of the last 100 training games reaches the threshold. Minutes: training time
 summed over the run's segments (a killed segment's redone steps included, start-up between
-segments not), from segments.jsonl and log.jsonl (see dqnkit/solve_time.py). With several runs,
+segments not), from segments.jsonl and log.jsonl (see dqnkit/reporting/solved.py). With several runs,
 a markdown table follows: one row a run, with the variant its config and segments record.
 """
 import argparse

@@ -156,3 +156,13 @@ def test_an_n_step_run_split_by_sigterm_is_the_straight_run(tmp_path):
     resumed = run_cli(*args, "--run-dir", split)
     assert "Resumed" in resumed.stdout
     assert_same_run(split, straight, num_envs=2)
+
+
+def test_a_config_made_by_hand_without_the_new_keys_trains_as_before():
+    """A script's own EasyDict from before `net` and `n_step` existed is validated, not refused
+    with a KeyError deep in train(): the keys it lacks take their defaults."""
+    from easydict import EasyDict
+
+    old = EasyDict({k: v for k, v in configs.make_config("smoke").items() if k not in ("net", "n_step")})
+    configs.validate(old)
+    assert (old.net, old.n_step) == ("nature", 1) and old["n_step"] == 1

@@ -1,4 +1,4 @@
-"""The race's clock (dqnkit/solve_time.py): which games count, and which segments' wall clock."""
+"""The race's clock (dqnkit/reporting/solved.py): which games count, and which segments' wall clock."""
 import pytest
 
 from dqnkit.reporting.solved import first_solving_game, segments_of, solve_time

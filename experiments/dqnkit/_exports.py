@@ -5,7 +5,8 @@ A subpackage that replaced a flat module keeps its public names where users reac
 ``training.train``) without importing its modules up front: importing ``dqnkit.agent.rngs``
 must not load TensorFlow through ``dqnkit/agent/__init__.py``, and ``--help`` stays instant.
 Each access looks the name up in its defining module, so a test that patches a name where it is
-defined patches it for every caller too.
+defined patches it for every caller that reaches it through the package (``training.train``);
+the kit's own modules import from the defining module, where tests patch them.
 """
 import importlib
 

@@ -27,8 +27,8 @@ tf-keras, gymnasium and numpy 2. What it does, and why:
    reaches, filtered out of stderr (``_STARTUP_NOISE`` below). This module is imported in the
    actor process too, and the variable is inherited, so it is quiet as well.
 
-What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py``,
-``training.py``):
+What we do *not* patch but avoid by construction (see ``agent/fast_dqn.py``, ``memory/ring.py``,
+``training/runner.py``):
 
 - ``Agent.fit``/``Agent.test`` count steps and episodes in ``np.int16`` (they wrap at 32,767
   under numpy 2's overflow rules) and reset ``agent.step`` to 0 on every call: our training loop
@@ -42,7 +42,7 @@ What we do *not* patch but avoid by construction (see ``agent.py``, ``memory.py`
 - ``sample_batch_indexes`` falls back to ``np.random.random_integers`` (deprecated) when the
   memory is small; ``RingMemory`` never calls it.
 - ``ModelIntervalCheckpoint`` saves online weights only and ``FileLogger`` rewrites its file:
-  ``checkpoint.py`` and ``runlog.py`` replace them.
+  ``run/checkpoint.py`` and ``reporting/runlog.py`` replace them.
 """
 import contextlib
 import os
@@ -94,9 +94,14 @@ def _startup_lines_filtered():
     if _USER_SET_LEVEL:
         yield
         return
+    try:
+        captured = tempfile.TemporaryFile()
+    except OSError:  # no usable temporary folder: show everything rather than fail to start
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
+    with captured:
         os.dup2(captured.fileno(), 2)
         try:
             yield

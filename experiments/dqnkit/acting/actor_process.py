@@ -228,10 +228,12 @@ class ActorProcess:
             self.state_after = self.next_play - self.num_envs
             self._send(("state",))
 
-    def ready_for_checkpoint(self, step):
-        """Whether the actor's state at `step` is here, so a checkpoint can be taken now (the
-        schedule's steps always are). If not (a signal arrived), it is asked for: the actor stops
-        after the vector step it is playing, and the state comes with the next `step`."""
+    def prepare_checkpoint(self, step):
+        """Whether a checkpoint can be taken at `step` now: the actor's state at `step` is here (at
+        the schedule's steps it always is). If not (a signal arrived between them), the state is
+        asked for, and returns False: the actor stops after the vector step it is playing and the
+        state comes with the next `step`, where the caller must take the checkpoint (until then no
+        more plays are sent)."""
         if self.state is not None and self.state_after + self.num_envs == step:
             return True
         self.request_state()

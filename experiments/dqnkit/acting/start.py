@@ -1,6 +1,6 @@
 """Which actor a segment plays with: in this process (``LocalActor``) or in a process of its own
-(``ActorProcess``, ``actor_process=true``). Both answer the same four calls, so the runner never
-asks which one it has."""
+(``ActorProcess``, ``actor_process=true``). Both answer the same four calls (``step``,
+``prepare_checkpoint``, ``checkpoint_parts``, ``close``), so the runner never asks which one it has."""
 from dqnkit.acting.actor_process import ActorProcess
 from dqnkit.acting.env_bundle import saved_games
 from dqnkit.acting.local_actor import LocalActor
@@ -14,7 +14,8 @@ def start_actor(config, agent, learner, processor, start_step, stop_step, schedu
     process where to stop for a checkpoint; `video_spec` is (folder, prefix, first episode) or None."""
     windows = getattr(agent.memory, "streams", [agent.memory])
     if not config.actor_process:
-        return LocalActor(config, agent, learner, windows, processor, checkpoint, video_spec, acting_weights)
+        return LocalActor(config, agent, learner, windows, processor, checkpoint=checkpoint,
+                          acting_weights=acting_weights, video_spec=video_spec)
     from dqnkit.agent import rngs
 
     games = saved_games(checkpoint[1], config.num_envs) if checkpoint else [None] * config.num_envs

@@ -197,7 +197,9 @@ class FastDQNAgent(DQNAgent):
     def at_step(self, step):
         """Set keras-rl2's step counter, which the policy's epsilon, the warm-up, the train interval,
         the memory interval and target updates all read. The runner owns the global step; the
-        actor and the learner tell the agent where it is through this one method."""
+        actor and the learner tell the agent where it is through this one method. (keras-rl2's own
+        loop sets ``agent.step`` itself, and so does ``acting.games.Game``, which drives any
+        keras-rl2 agent as ``fit`` does.)"""
         self.step = step
 
     def stores_at(self, step):

@@ -126,7 +126,12 @@ def _to_int(value):
 
 
 def validate(config):
-    """Check relations between keys that a wrong value would break later, deep in a run."""
+    """Check relations between keys that a wrong value would break later, deep in a run. A key a
+    config made by hand (or saved by an older version and not read with `from_saved`) lacks is
+    added with its default, which keeps that config's meaning."""
+    for key, (default, _) in DEFAULTS.items():
+        if key not in config:
+            config[key] = default  # (EasyDict: item and attribute; dict.setdefault would skip the attribute)
     positive = ["num_envs", "window_length", "n_step", "memory_limit", "batch_size", "train_interval", "total_steps",
                 "checkpoint_every", "keep_checkpoints", "log_interval", "epsilon_steps", "eval_episodes"]
     for key in positive:

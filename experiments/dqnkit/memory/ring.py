@@ -374,6 +374,8 @@ class RingMemory(Memory):
         appends after it (the last observation, reward 0)."""
         if self.several_inputs:
             raise ValueError("n_step > 1 needs one observation array per entry; this memory holds several inputs")
+        if gamma is None:
+            raise ValueError("n-step returns need the discount: pass gamma (the agent's)")
         one_step = self.batch_at(idx)
         entries = self._physical(idx[:, None] - 1 + np.arange(n_step)[None, :])
         terminals = self.terminals[entries]

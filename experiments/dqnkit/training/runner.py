@@ -1,7 +1,7 @@
 """The runner: training in resumable segments, with the actor, the learner and what hangs off them.
 
-One call of `train` is one *segment* (a ``Segment``, whose phases are named as Dopamine's
-``Runner`` names its own in ``dopamine/discrete_domains/run_experiment.py``): it resumes from the run's newest complete checkpoint (or
+One call of `train` is one *segment* (a ``Segment``, a runner of named phases as Dopamine's
+``Runner`` in ``dopamine/discrete_domains/run_experiment.py`` is): it resumes from the run's newest complete checkpoint (or
 starts the run), trains until ``config.total_steps`` or for `steps` more steps (or until
 ``config.eval_patience`` evaluations in a row bring no new best: the run's end), and checkpoints
 every ``config.checkpoint_every`` steps and at the end. The parts, each in its own module:
@@ -93,8 +93,8 @@ def train(config, run_dir, steps=None, progress_mode=None, stream=None, on_check
 
 class Segment:
     """One segment of a run, phase by phase: open the run, build the parts, restore or start,
-    open the logs, make the actor, train (the loop), close. The fields below are what the phases
-    share; the agent, the actor and the logs own everything else."""
+    open the logs, make the actor, train (the loop), close. The fields set in ``__init__`` are what
+    the phases share; the agent, the actor and the logs own everything else."""
 
     def __init__(self, config, folder, signals, stream=None, on_checkpoint=None):
         self.config, self.folder, self.signals = config, folder, signals
@@ -108,6 +108,8 @@ class Segment:
         self.games_in_progress = [None] * config.num_envs  # each env's game in the checkpoint (score, length)
         self.last_checkpoint = None  # the step of this run's newest complete checkpoint
         self.episode_log = self.journal = self.board = self.evaluator = self.actor = self.progress = None
+        self.nb_actions = self.processor = self.agent = self.manifest = None  # built by the phases below
+        self.recent_scores, self.last_record = [], None  # the summary line's: the last 20 scores, the last game
 
     def run(self, steps, progress_mode=None):
         manifest = self._open_run()
@@ -121,18 +123,18 @@ class Segment:
         if self._nothing_to_do(stop_step):
             return SegmentResult(self.folder.path, self.step, self.step, self.episode, self._resumed_or_new(), 0.0,
                                  finished=True)
-        self._open_logs()
         try:
+            self._open_logs()
             self._make_actor(stop_step)
             start_time = time.monotonic()  # an actor process's start-up is not training time
             self._train_loop(stop_step, start_time)
-            self.journal.end(self.step, "eval_patience" if self.evaluator.patience_spent else "done")
+            self._end_journal("eval_patience" if self.evaluator.patience_spent else "done")
         except Stopped as stopped:
             self._note_stop(stopped)
-            self.journal.end(self.step, signal.Signals(stopped.signum).name)
+            self._end_journal(signal.Signals(stopped.signum).name)
             raise
         except Exception as exc:
-            self.journal.end(self.step, type(exc).__name__)
+            self._end_journal(type(exc).__name__)
             raise
         finally:
             close_error = self._close()
@@ -181,6 +183,7 @@ class Segment:
         self.evaluator = Evaluator(self.config, self.folder, self.nb_actions, self.processor)
 
     def _resumed_or_new(self):
+        """The step resumed from, or -1 for a new run (SegmentResult's and TensorBoardLog's convention)."""
         return -1 if self.resumed_from is None else self.resumed_from
 
     def _announce(self):
@@ -267,7 +270,7 @@ class Segment:
                 if evaluation_due and self._evaluate():
                     stop_step = self.step  # eval_patience: the run ends here, checkpointed like any evaluation
                 due = self.step >= stop_step or self.schedule.checkpoint_due(previous_step, self.step)
-                if self.signals.pending and not due and not self.actor.ready_for_checkpoint(self.step):
+                if self.signals.pending and not due and not self.actor.prepare_checkpoint(self.step):
                     continue  # an actor process stops after the step it is playing: one more vector step
                 if due or self.signals.pending:
                     self._checkpoint_experiment()
@@ -326,6 +329,10 @@ class Segment:
             self.on_checkpoint(self.step)
 
     # -- closing -----------------------------------------------------------------------------------
+    def _end_journal(self, reason):
+        if self.journal is not None:  # None: the segment failed before its start line was written
+            self.journal.end(self.step, reason)
+
     def _note_stop(self, stopped):
         stopped.step, stopped.checkpoint_step = self.step, self.last_checkpoint
 
