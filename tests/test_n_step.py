@@ -166,3 +166,28 @@ def test_a_config_made_by_hand_without_the_new_keys_trains_as_before():
     old = EasyDict({k: v for k, v in configs.make_config("smoke").items() if k not in ("net", "n_step")})
     configs.validate(old)
     assert (old.net, old.n_step) == ("nature", 1) and old["n_step"] == 1
+
+
+def test_two_stacked_frames_train_resume_and_play_end_to_end(tmp_path):
+    """Seed 002's wrappers as keys (no no-op reset, a plain 4-frame skip, 2 stacked frames) with
+    the nips2013 net: a run split in two segments, then test mode playing its best weights from
+    their path with the config saved beside them (as a shipped agent plays), which builds the
+    2-frame net the weights need (the keras_rl preset's 4 frames would refuse them)."""
+    import shutil
+
+    from helpers import run_cli
+
+    args = ["--mode", "train", "--config", "smoke", "--no-video", "--env-name", "PongNoFrameskip-v4",
+            "--set", "frame_skip=4", "--set", "noop_max=0", "--set", "window_length=2", "--set", "net=nips2013",
+            "--set", "total_steps=1200", "--set", "checkpoint_every=600", "--set", "eval_every=600"]
+    run_dir = tmp_path / "two-frames"
+    run_cli(*args, "--run-dir", run_dir, "--steps", "600")
+    resumed = run_cli(*args, "--run-dir", run_dir)
+    assert "Resumed" in resumed.stdout and "Segment done: step 1,200" in resumed.stdout
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    shutil.copyfile(run_dir / "best_weights.h5", shipped / "dqn_PongNoFrameskip-v4_weights.h5")
+    shutil.copyfile(run_dir / "config.json", shipped / "dqn_PongNoFrameskip-v4_config.json")
+    played = run_cli("--mode", "test", "--weights", shipped / "dqn_PongNoFrameskip-v4_weights.h5", "--episodes", "1",
+                     "--no-video", "--run-dir", tmp_path / "plays")
+    assert "Mean score over 1 episodes" in played.stdout
