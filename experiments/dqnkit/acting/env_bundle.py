@@ -1,5 +1,6 @@
-"""Each env's state and game in progress under the names a checkpoint gives them: the actor's
-part of a checkpoint (``LocalActor`` saves them here; in an actor process, that process does).
+"""The actor's part of a checkpoint under the names it has on disk: each env's state and game in
+progress (``LocalActor`` saves them here; in an actor process, that process does), and with
+several envs the weights the next vector step acts with (``acting_###``).
 
 Names: env 0's items carry plain names (``ale_state``, ``env_wrappers``, ``game_observation``,
 ...), exactly as in checkpoints of runs with one env; env i > 0's items carry the same names
@@ -76,3 +77,14 @@ def restore_envs(env_list, arrays, state, env_seeds):
         games.append(({k[len(game_prefix):]: v for k, v in arrays.items() if k.startswith(game_prefix)},
                       state[name("game")]) if name("game") in state else None)
     return games
+
+
+def named_acting_weights(weights):
+    """The weights the next vector step acts with (several envs; None: one env, none kept) as a
+    checkpoint names them."""
+    return {f"acting_{k:03d}": value for k, value in enumerate(weights or [])}
+
+
+def acting_weights(arrays):
+    """Undo `named_acting_weights` on a checkpoint's arrays; None if it holds none (one env)."""
+    return [arrays[k] for k in sorted(arrays) if k.startswith("acting_")] or None

@@ -9,6 +9,7 @@ checkpointer's to write (``checkpoint.py``), incrementally.
 """
 
 from dqnkit import configs
+from dqnkit.acting.env_bundle import named_acting_weights
 from dqnkit.agent import rngs
 
 
@@ -17,14 +18,13 @@ def bundle(agent, config, step, episode, env_parts, rng_parts=None, acting_weigh
     and the generators' states, the run's counters and config, and the actor's part: `env_parts`
     (``acting.env_bundle.save_envs``), `rng_parts` (the generators that drew its actions, this
     process's by default) and `acting_weights` (the weights the next vector step acts with, with
-    several envs: ``acting_###``)."""
+    several envs: ``acting.env_bundle`` names them)."""
     agent_arrays, _ = agent.get_state()  # its step is the run's `step`, saved below
     rng_arrays, rng_state = rng_parts or rngs.get_state()
     arrays = {**agent_arrays, **rng_arrays, **env_parts[0]}
     state = {"step": step, "episode": episode, **rng_state, "memory_rng": agent.memory.get_state()["rng"],
              "config": configs.to_dict(config), **env_parts[1]}
-    for k, value in enumerate(acting_weights or []):
-        arrays[f"acting_{k:03d}"] = value
+    arrays.update(named_acting_weights(acting_weights))
     return arrays, state
 
 
@@ -35,7 +35,3 @@ def unbundle(agent, arrays, state):
     rngs.set_state(arrays, state)
     agent.memory.set_state({"rng": state["memory_rng"]})
 
-
-def acting_weights(arrays):
-    """The weights the next vector step acts with, if the checkpoint holds them (several envs)."""
-    return [arrays[k] for k in sorted(arrays) if k.startswith("acting_")] or None

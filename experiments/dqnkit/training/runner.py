@@ -44,7 +44,7 @@ from dqnkit.reporting.tensorboard_log import TensorBoardLog
 from dqnkit.run.checkpoint import Checkpointer, write_atomic
 from dqnkit.run.folder import RunFolder
 from dqnkit.run.lock import RunLock
-from dqnkit.run.run_state import acting_weights, bundle, unbundle
+from dqnkit.run.run_state import bundle, unbundle
 from dqnkit.run.weights_io import save_weights_atomic
 from dqnkit.training.evaluation import Evaluator
 from dqnkit.training.progress import Progress
@@ -243,9 +243,8 @@ class Segment:
     def _make_actor(self, stop_step):
         self.agent.training = True
         learner = ReplayLearner(self.agent, getattr(self.agent.memory, "streams", [self.agent.memory]))
-        acting = acting_weights(self.checkpoint[0]) if self.checkpoint else None
         self.actor = start_actor(self.config, self.agent, learner, self.processor, self.step, stop_step,
-                                 self.schedule, self.checkpoint, acting, self._video_spec())
+                                 self.schedule, self.checkpoint, self._video_spec())
         self.checkpoint = None  # its parts are the actor's and the agent's now
 
     # -- the loop ----------------------------------------------------------------------------------
