@@ -116,14 +116,18 @@ def bench_config(warmup, memory_limit, epsilon=None, preset="keras_rl", sets=())
 
 
 def trivial_model(nb_actions, window_length=4):
-    """One small dense layer on the flattened frames: a learner that costs almost nothing, to
-    measure what the loop itself delivers (on a GPU the Mnih net's train step is a few ms). Its
-    input stacks `window_length` frames, as the preset it stands in for does."""
+    """A learner that costs almost nothing, to measure what the loop itself delivers (on a GPU the
+    Mnih net's train step is a millisecond or two): each frame's mean, then one dense layer. Its
+    input is what the nets take (``agent/nets.py``): `window_length` stacked uint8 frames, as the
+    preset it stands in for stacks, scaled to [0, 1] in the graph. (Until 2026-12-04 it was a
+    dense layer on all 28,224 float32 pixels: its own train step took 1.7 ms here, more than the
+    loop around it, and the host converted every batch to float32, which no run does.)"""
     import tf_keras
 
-    frames = tf_keras.Input(shape=(window_length, 84, 84))
-    q_values = tf_keras.layers.Dense(nb_actions)(tf_keras.layers.Flatten()(frames))
-    return tf_keras.Model(frames, q_values)
+    frames = tf_keras.Input(shape=(window_length, 84, 84), dtype="uint8")
+    scaled = tf_keras.layers.Rescaling(1.0 / 255.0, dtype="float32")(frames)
+    means = tf_keras.layers.GlobalAveragePooling2D(data_format="channels_first")(scaled)
+    return tf_keras.Model(frames, tf_keras.layers.Dense(nb_actions)(means))
 
 
 def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, actor_process=False,

@@ -14,13 +14,63 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(REPO_ROOT, "experiments", "dqn_atari.py")
 
 
-def run_cli(*args, timeout=600, check=True, env=None):
-    """Run `python experiments/dqn_atari.py ARGS` in a subprocess, as a user would."""
-    result = subprocess.run([sys.executable, CLI, *map(str, args)], capture_output=True, text=True,
-                            timeout=timeout, cwd=REPO_ROOT, env=env)
+def run_cli(*args, timeout=600, check=True, env=None, fresh_process=False):
+    """Run `python experiments/dqn_atari.py ARGS` as a user would, and return its exit code,
+    stdout and stderr (a ``subprocess.CompletedProcess``).
+
+    By default the CLI's own ``main()`` runs in this process, from the checkout's folder, with a
+    new Keras session (``_run_cli_in_this_process``): the same run, byte for byte, as in a process
+    of its own, without TensorFlow's seconds of start-up (tests/test_cli.py checks the two agree).
+    `fresh_process=True` (implied by `env`) runs it as a subprocess: for what only a real process
+    shows (TensorFlow's start-up lines, signals, an interpreter's exit)."""
+    if fresh_process or env is not None:
+        result = subprocess.run([sys.executable, CLI, *map(str, args)], capture_output=True, text=True,
+                                timeout=timeout, cwd=REPO_ROOT, env=env)
+    else:
+        result = _run_cli_in_this_process([str(arg) for arg in args])
     if check and result.returncode != 0:
         raise AssertionError(f"CLI failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}")
     return result
+
+
+def _run_cli_in_this_process(argv):
+    """``dqn_atari.main(argv)`` with what a new process would give it: a new Keras session (a
+    second model in the same graph would name its layers conv1_1, ... in weights.h5), the
+    checkout as the working folder, ``sys.argv[0]`` the script, Python's default warning filter
+    (pytest records warnings; here they are written to stderr, as the CLI writes them), and
+    stdout and stderr captured. An exception main() lets through (a bug) becomes exit code 1 and
+    its traceback, as in a process."""
+    import contextlib
+    import io
+    import traceback
+    import warnings
+
+    import tensorflow as tf
+
+    import dqn_atari
+
+    tf.keras.backend.clear_session()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    old_cwd, old_argv0, old_format = os.getcwd(), sys.argv[0], warnings.formatwarning
+    os.chdir(REPO_ROOT)
+    sys.argv[0] = CLI
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                returncode = dqn_atari.main(argv)
+            except SystemExit as exc:  # argparse: --help, or a bad argument
+                returncode = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # noqa: BLE001 (a bug: the traceback, as a process would print it)
+                traceback.print_exc()
+                returncode = 1
+        for warning in caught:
+            stderr.write(warnings.formatwarning(warning.message, warning.category, warning.filename, warning.lineno))
+    finally:
+        os.chdir(old_cwd)
+        sys.argv[0], warnings.formatwarning = old_argv0, old_format
+    return subprocess.CompletedProcess(["dqn_atari.py", *argv], returncode, stdout.getvalue(), stderr.getvalue())
 
 
 def log_without_wall_clock(run_dir):

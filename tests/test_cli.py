@@ -1,4 +1,8 @@
-"""The CLI end to end in subprocesses, as a new user runs it (CleanRL style), and its bad inputs."""
+"""The CLI end to end, as a new user runs it (CleanRL style), and its bad inputs.
+
+The trained run every test here reads is made by a process of its own; most other commands run
+the CLI's main() in the test process (helpers.run_cli), and the first test checks that the two
+ways make the same run."""
 import json
 import os
 import subprocess
@@ -6,7 +10,7 @@ import sys
 
 import pytest
 
-from helpers import CLI, REPO_ROOT, run_cli
+from helpers import CLI, REPO_ROOT, assert_same_run, run_cli
 
 LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q", "episode_time", "sps", "time"}
 
@@ -14,8 +18,23 @@ LOG_FIELDS = {"step", "episode", "reward", "length", "epsilon", "loss", "mean_q"
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("cli") / "smoke"
-    result = run_cli("--mode", "train", "--config", "smoke", "--run-dir", run_dir)
+    result = run_cli("--mode", "train", "--config", "smoke", "--run-dir", run_dir, fresh_process=True)
     return run_dir, result
+
+
+def test_the_cli_run_in_the_test_process_makes_the_same_run_as_a_process_of_its_own(trained_run, tmp_path):
+    """What lets most tests skip TensorFlow's start-up: helpers.run_cli in this process (a second
+    Keras session in it, after the tests before) trains the run a new process trains, bitwise;
+    also after ``tf.keras.utils.set_random_seed``, as a notebook's first cell may call it (it
+    installs a seed generator of tf-keras' own, which the run must not draw its weights from)."""
+    import tf_keras
+
+    run_dir, in_a_process = trained_run
+    tf_keras.utils.set_random_seed(7)
+    here = run_cli("--mode", "train", "--config", "smoke", "--run-dir", tmp_path / "here")
+    assert here.stdout.replace(str(tmp_path / "here"), str(run_dir)).splitlines()[0] == in_a_process.stdout.splitlines()[0]
+    assert_same_run(tmp_path / "here", run_dir)
+    assert sorted(os.listdir(tmp_path / "here" / "videos")) == sorted(os.listdir(run_dir / "videos"))
 
 
 def test_train_fills_the_run_folder(trained_run):
@@ -232,8 +251,9 @@ def test_tensorflows_start_up_lines_are_quiet_unless_the_user_asks_for_them(trai
     user set brings TensorFlow's lines back."""
     run_dir, _ = trained_run
     trained = run_cli("--mode", "train", "--config", "smoke", "--run-dir", tmp_path / "two", "--steps", "200",
-                      "--set", "num_envs=2", "--set", "actor_process=true", "--set", "eval_every=0")
-    tested = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1")
+                      "--set", "num_envs=2", "--set", "actor_process=true", "--set", "eval_every=0",
+                      fresh_process=True)
+    tested = run_cli("--mode", "test", "--run-dir", run_dir, "--episodes", "1", fresh_process=True)
     for result in (trained, tested):
         output = result.stdout + result.stderr
         assert not [noise for noise in STARTUP_NOISE if noise in output], output

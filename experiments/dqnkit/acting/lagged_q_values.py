@@ -11,14 +11,15 @@ class LaggedQValues:
     def __init__(self, agent, pending_weights=None):
         import tensorflow as tf
         import tf_keras
-        from tf_keras import backend as K
+
+        from dqnkit.agent.fast_dqn import q_values_callable
 
         model = agent.model
         self.copies = [tf_keras.models.clone_model(model) for _ in range(2)]
         self.copies[0].set_weights(model.get_weights())
         self.copies[1].set_weights(model.get_weights() if pending_weights is None else pending_weights)
         self._capture = [tf.group(*[c.assign(o) for c, o in zip(copy.weights, model.weights)]) for copy in self.copies]
-        self._q = [K.function([copy.input], [copy.output]) for copy in self.copies]
+        self._q = [q_values_callable(copy) for copy in self.copies]
         self._session = tf.compat.v1.keras.backend.get_session
         self.processor = agent.processor
         self.acting = 0  # copies[1 - acting] holds the weights the next vector step acts with
@@ -32,7 +33,7 @@ class LaggedQValues:
     def __call__(self, states):
         if self.processor is not None:  # as agent.compute_batch_q_values does
             states = self.processor.process_state_batch(states)
-        return self._q[self.acting]([states])[0]
+        return self._q[self.acting](states)[0]
 
     def pending_weights(self):
         """The weights the next vector step acts with (a checkpoint keeps them)."""

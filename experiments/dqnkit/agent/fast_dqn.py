@@ -41,6 +41,41 @@ from dqnkit.agent.nets import build_net
 _SHAPE_DEPENDENT_METRICS = {"accuracy", "acc", "crossentropy", "ce"}
 
 
+class SessionCallable:
+    """A ``K.function`` called straight through the session's callable API.
+
+    Calling ``K.function(...)`` (tf-keras' ``GraphExecutionFunction``) costs more Python than a
+    small graph costs the session: each call flattens its inputs as nested structures, asks for
+    the session (which walks the graph's variables to initialise new ones), compares its cached
+    feeds tensor by tensor and packs the outputs back into their structure; with a train step
+    and a greedy action every agent step, that was most of the loop's time on a fast learner (a
+    GPU's). Here the feeds, fetches and update op are the ones ``K.function`` built (so the same
+    ops run, in the same order), made into one session callable at the first call, as
+    ``K.function`` makes its own. A call converts the arrays to the placeholders' dtypes (the
+    callable takes exact dtypes only; ``K.function`` converts them too) and returns the fetched
+    arrays, in order."""
+
+    def __init__(self, function):
+        from tensorflow.core.protobuf import config_pb2
+
+        self._options = config_pb2.CallableOptions()
+        self._options.feed.extend(tensor.name for tensor in function.inputs)
+        self._options.fetch.extend(tensor.name for tensor in function.outputs)
+        self._options.target.append(function.updates_op.name)
+        self._dtypes = [tensor.dtype.as_numpy_dtype for tensor in function.inputs]
+        self._call = None
+
+    def __call__(self, *arrays):
+        if self._call is None:  # get_session() initialises the variables, as K.function's first call does
+            self._call = tf.compat.v1.keras.backend.get_session()._make_callable_from_options(self._options)
+        return self._call(*[np.asarray(array, dtype) for array, dtype in zip(arrays, self._dtypes)])
+
+
+def q_values_callable(model):
+    """The greedy forward of `model` (one input) as a ``SessionCallable``: states in, Q-values out."""
+    return SessionCallable(K.function([model.input], [model.output]))
+
+
 def is_annealed_eps_greedy(policy):
     return type(policy) is LinearAnnealedPolicy and type(policy.inner_policy) is EpsGreedyQPolicy \
         and policy.attr == "eps"
@@ -98,7 +133,7 @@ class FastDQNAgent(DQNAgent):
             and metric_functions is not None
         self._names = super().metrics_names  # loss, compiled metrics, policy's and processor's metrics
         if self._single_input:
-            self._q_fn = K.function([model.input], [model.output])
+            self._q_fn = q_values_callable(model)
         # Target sync as graph assignments: on a GPU the weights never leave the device.
         self._sync_target_op = tf.group(*[t.assign(o) for t, o in zip(target.weights, model.weights)])
         if self.n_step > 1 and not self.fused:
@@ -143,7 +178,8 @@ class FastDQNAgent(DQNAgent):
             tau = self.target_model_update
             with tf.control_dependencies(updates):
                 updates = updates + [t.assign(tau * s + (1.0 - tau) * t) for t, s in _soft_update_pairs(target, model)]
-        return K.function([state0, action, reward, terminal1, state1], [loss] + metric_values, updates=updates)
+        return SessionCallable(K.function([state0, action, reward, terminal1, state1], [loss] + metric_values,
+                                          updates=updates))
 
     def update_target_model_hard(self):
         tf.compat.v1.keras.backend.get_session().run(self._sync_target_op)
@@ -164,7 +200,7 @@ class FastDQNAgent(DQNAgent):
         batch = state[None]
         if self.processor is not None:
             batch = self.processor.process_state_batch(batch)
-        return self._q_fn([batch])[0][0]
+        return self._q_fn(batch)[0][0]
 
     def compute_batch_q_values(self, state_batch):
         """Q-values of a batch of states in one call (N envs' greedy actions in one forward)."""
@@ -172,7 +208,7 @@ class FastDQNAgent(DQNAgent):
             return super().compute_batch_q_values(state_batch)
         if self.processor is not None:
             state_batch = self.processor.process_state_batch(state_batch)
-        return self._q_fn([state_batch])[0]
+        return self._q_fn(state_batch)[0]
 
     def forward(self, observation):
         if not isinstance(self.memory, RingMemory) or not self._single_input:
@@ -256,7 +292,7 @@ class FastDQNAgent(DQNAgent):
         if self.processor is not None:
             state0 = self.processor.process_state_batch(state0)
             state1 = self.processor.process_state_batch(state1)
-        values = self._train_fn([state0, batch.action, batch.reward, batch.terminal1.astype(np.float64), state1])
+        values = self._train_fn(state0, batch.action, batch.reward, batch.terminal1, state1)
         return [float(v) for v in values]
 
     # -- checkpoint support (what Dopamine calls bundle_and_checkpoint / unbundle) -------------------

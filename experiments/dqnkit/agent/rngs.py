@@ -19,7 +19,22 @@ def make_deterministic(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     tf.compat.v1.set_random_seed(seed)
+    _forget_keras_seed_generator()
     tf.config.experimental.enable_op_determinism()
+
+
+def _forget_keras_seed_generator():
+    """tf-keras seeds each initializer that has no seed of its own from Python's ``random``
+    (seeded above), unless ``tf_keras.utils.set_random_seed`` (``tf.keras.utils.set_random_seed``)
+    was called in this thread: that installs a generator of its own, whose draws then depend on
+    everything built since. A notebook whose first cell called it would start each run from other
+    weights than the CLI does, and no two runs alike. Forget it, so the initial weights depend on
+    the run's seed alone, as in a new process. (tf-keras keeps it in ``backend._SEED_GENERATOR``,
+    a thread-local; no public call unsets it.)"""
+    from tf_keras.src import backend
+
+    if getattr(backend._SEED_GENERATOR, "generator", None) is not None:
+        backend._SEED_GENERATOR.generator = None
 
 
 def get_state():
