@@ -11,8 +11,8 @@ fresh process running that commit's own ``benchmark.time_our_loop`` from a ``git
 run acts with after its schedule) with one env, four in one process and four with the actor
 process (`--one-env`: one env only), each with the config's net and with a near-free learner (the
 loop's ceiling, what bounds a GPU). The near-free learner is this script's own
-(``TRIVIAL_MODEL``: each uint8 frame scaled in the graph, as the nets take them, and averaged,
-then a dense layer), the same for both commits, so that a change to a commit's
+(``TRIVIAL_MODEL``: the uint8 frames fed whole, as to the nets, a corner of 4x4 pixels of each
+scaled in the graph, then a dense layer), the same for both commits, so that a change to a commit's
 ``benchmark.trivial_model`` cannot move the ratio. Each row prints both commits' best-of-rounds
 steps/s and the ratio AFTER / BEFORE. `--set` keys go to both commits; a commit whose
 ``time_our_loop`` takes no `sets` is refused with them (it would time another config).
@@ -37,9 +37,9 @@ def trivial_model(nb_actions, window_length=4):
     import tf_keras
 
     frames = tf_keras.Input(shape=(window_length, 84, 84), dtype="uint8")
-    scaled = tf_keras.layers.Rescaling(1.0 / 255.0, dtype="float32")(frames)
-    means = tf_keras.layers.GlobalAveragePooling2D(data_format="channels_first")(scaled)
-    return tf_keras.Model(frames, tf_keras.layers.Dense(nb_actions)(means))
+    corner = tf_keras.layers.Cropping2D(((0, 80), (0, 80)), data_format="channels_first")(frames)
+    scaled = tf_keras.layers.Rescaling(1.0 / 255.0, dtype="float32")(corner)
+    return tf_keras.Model(frames, tf_keras.layers.Dense(nb_actions)(tf_keras.layers.Flatten()(scaled)))
 """
 
 # Run inside a worktree's environment: time its own loop, print (warm-up, learning) steps/s as JSON.
