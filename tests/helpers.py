@@ -61,7 +61,11 @@ def _run_cli_in_this_process(argv):
             try:
                 returncode = dqn_atari.main(argv)
             except SystemExit as exc:  # argparse: --help, or a bad argument
+                if exc.code is not None and not isinstance(exc.code, int):
+                    print(exc.code, file=sys.stderr)  # what the interpreter prints for sys.exit("...")
                 returncode = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except KeyboardInterrupt:  # Ctrl-C on the suite: stop it, as in a process
+                raise
             except BaseException:  # noqa: BLE001 (a bug: the traceback, as a process would print it)
                 traceback.print_exc()
                 returncode = 1
