@@ -12,8 +12,8 @@ Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loop
 - the floor: our fused train step every 4 steps plus a greedy action every step, without env;
 - our learning phase at epsilon 0.01 (as a run acts after its schedule) with num_envs 1, 2, 4
   and 8, from 2 envs also with the actor process, and the loop's ceiling: the same with a
-  trivial model (one dense layer), what the loop delivers when learning is nearly free, as on a
-  GPU (``--loop-only``: just these rows);
+  near-free learner (``trivial_model``: a 4x4 corner of each frame, one dense layer), what the
+  loop delivers when learning is nearly free, as on a GPU (``--loop-only``: just these rows);
 - the env alone and env + processor (what warm-up can at best reach);
 - processor frames/s, replay sample time, memory bytes per frame and resident size for 1M
   frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).

@@ -13,7 +13,8 @@ process (`--one-env`: one env only), each with the config's net and with a near-
 loop's ceiling, what bounds a GPU). The near-free learner is this script's own
 (``TRIVIAL_MODEL``: the uint8 frames fed whole, as to the nets, a corner of 4x4 pixels of each
 scaled in the graph, then a dense layer), the same for both commits, so that a change to a commit's
-``benchmark.trivial_model`` cannot move the ratio. Each row prints both commits' best-of-rounds
+``benchmark.trivial_model`` cannot move the ratio (the two are the same model, copied on
+purpose: this one must not change with the commits it compares). Each row prints both commits' best-of-rounds
 steps/s and the ratio AFTER / BEFORE. `--set` keys go to both commits; a commit whose
 ``time_our_loop`` takes no `sets` is refused with them (it would time another config).
 """

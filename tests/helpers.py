@@ -36,10 +36,15 @@ def run_cli(*args, timeout=600, check=True, env=None, fresh_process=False):
 def _run_cli_in_this_process(argv):
     """``dqn_atari.main(argv)`` with what a new process would give it: a new Keras session (a
     second model in the same graph would name its layers conv1_1, ... in weights.h5), the
-    checkout as the working folder, ``sys.argv[0]`` the script, Python's default warning filter
-    (pytest records warnings; here they are written to stderr, as the CLI writes them), and
-    stdout and stderr captured. An exception main() lets through (a bug) becomes exit code 1 and
-    its traceback, as in a process."""
+    checkout as the working folder, ``sys.argv[0]`` the script, every warning shown once per
+    place (``simplefilter("default")``, which shows DeprecationWarnings too; pytest records
+    warnings, here they are written to stderr, as the CLI writes them), and ``sys.stdout`` and
+    ``sys.stderr`` captured. An exception main() lets through (a bug) becomes exit code 1 and its
+    traceback, as in a process.
+
+    What a process would give and this does not: ``run_cli``'s timeout (nothing can stop a call
+    in this thread), and the lines of a logging handler made before the call, which holds the
+    real stderr (use ``fresh_process=True`` to test those)."""
     import contextlib
     import io
     import traceback

@@ -83,3 +83,33 @@ def test_target_sync_copies_the_online_weights(pair):
     ours.update_target_model_hard()
     for online, target in zip(ours.model.get_weights(), ours.target_model.get_weights()):
         np.testing.assert_array_equal(online, target)
+
+
+@pytest.mark.parametrize("soft_target", [False, True])
+def test_the_train_steps_look_ahead_gives_the_updated_nets_q_values(soft_target):
+    """`learn_and_look_ahead`: the next state's Q-values come from the weights after this train
+    step's update (bitwise what a forward of its own gives then, not what it gave before), and
+    the update is the plain train step's, soft target update included."""
+    config = configs.make_config("smoke", {"nb_steps_warmup": 10, "train_interval": 4,
+                                           "target_model_update": 0.05 if soft_target else 1000})
+    agents = [build_agent(config, 4, memory=RingMemory(limit=1000, window_length=4, seed=1)) for _ in range(2)]
+    for agent in agents[1:]:
+        agent.model.set_weights(agents[0].model.get_weights())
+        agent.target_model.set_weights(agents[0].target_model.get_weights())
+    for obs, action, reward, terminal in breakout_transitions(200, AtariProcessor()):
+        for agent in agents:
+            agent.memory.append(obs, action, reward, terminal)
+    looking, plain = agents
+    next_state = looking.memory.get_recent_state(np.full((84, 84), 17, dtype=np.uint8))
+    for agent in agents:
+        agent.training, agent.step = True, 100
+    before = looking.compute_batch_q_values(next_state[None])[0]
+    metrics, q_values = looking.learn_and_look_ahead(next_state)
+    assert not np.array_equal(q_values, before)  # read after Adam's update ...
+    np.testing.assert_array_equal(q_values, looking.compute_batch_q_values(next_state[None])[0])  # ... bitwise
+    assert metrics == plain.learn()  # the same draws from the memory, the same update
+    for ours, theirs in zip(looking.model.get_weights() + looking.target_model.get_weights(),
+                            plain.model.get_weights() + plain.target_model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    looking.step = 101  # no train step at this step (train_interval 4): no Q-values either
+    assert looking.learn_and_look_ahead(next_state)[1] is None

@@ -142,8 +142,13 @@ def test_configs_saved_before_the_key_read_as_one_step_and_the_warm_up_grows():
 
 
 def test_an_n_step_run_split_by_sigterm_is_the_straight_run(tmp_path):
-    """n_step=3 with 2 envs: a run stopped by SIGTERM (with the actor process) and resumed (without
-    it) is bitwise the run trained straight through."""
+    """n_step=3 with 2 envs: a run stopped by SIGTERM to its whole process group (as `timeout` and
+    Slurm send it) with the actor process, which ignores it while the learner checkpoints and
+    stops both, then resumed without it, is bitwise the run trained straight through. (This is
+    also the default test of SIGTERM with the actor process; test_num_envs has a slow one with
+    4 envs and every option.)"""
+    import signal
+
     from helpers import assert_same_run, run_cli, sigterm_after_first_game
 
     args = ["--mode", "train", "--config", "smoke", "--no-video", "--set", "n_step=3", "--set", "num_envs=2",
@@ -151,10 +156,14 @@ def test_an_n_step_run_split_by_sigterm_is_the_straight_run(tmp_path):
             "--set", "eval_every=600"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     run_cli(*args, "--run-dir", straight)
-    code, stderr = sigterm_after_first_game(args + ["--set", "actor_process=true"], split)
-    assert code == 143 and "Traceback" not in stderr
+    code, stderr = sigterm_after_first_game(args + ["--set", "actor_process=true"], split, whole_group=True)
+    assert code == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr[-3000:]
+    (line,) = [line for line in stderr.splitlines() if line.startswith("Stopped by SIGTERM at step ")]
+    stopped_at = int(line.split(" at step ")[1].split(".")[0].replace(",", ""))
+    assert stopped_at % 2 == 0 and line.endswith(f"resume from the checkpoint at step {stopped_at:,}.")
+    assert not (split / "LOCK").exists()
     resumed = run_cli(*args, "--run-dir", split)
-    assert "Resumed" in resumed.stdout
+    assert f"Resumed {split} at step {stopped_at:,}" in resumed.stdout
     assert_same_run(split, straight, num_envs=2)
 
 

@@ -107,6 +107,7 @@ def test_eval_patience_ends_the_run_at_the_same_step_with_or_without_the_actor_p
     assert_same_run(with_actor, in_process, num_envs=4)
 
 
+@pytest.mark.slow  # half a minute; test_n_step's SIGTERM split (2 envs, the actor process, the whole group) is its default twin
 def test_sigterm_with_the_actor_process_stops_both_and_resumes_exactly(straight, tmp_path):
     """SIGTERM to the whole process group (`timeout`, Slurm): the actor ignores it, the learner
     checkpoints and stops both."""

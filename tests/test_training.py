@@ -51,7 +51,9 @@ def test_evaluation_leaves_the_training_streams_alone_and_repeats_exactly(agent)
 
 def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step():
     """The training actor (batched greedy forwards, FastDQNAgent.learn) against the agent's own
-    forward/backward as keras-rl2's fit drives them (games.Game): same actions, memory, weights."""
+    forward/backward as keras-rl2's fit drives them (games.Game): same actions, memory, weights.
+    Also with `look_ahead` (the next action drawn before each train step, a greedy one's
+    Q-values from the train step's call), as the runner's one-env actor plays."""
     from dqnkit.acting.actor import Actor, ReplayLearner
     from dqnkit.agent.rngs import make_deterministic
 
@@ -59,7 +61,7 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
                                            "target_model_update": 50, "train_interval": 2,
                                            "terminal_on_life_loss": True, "fire_reset": True})
     runs, initial_weights = [], None
-    for use_actor in (False, True):
+    for mode in ("fit", "actor", "look_ahead"):
         make_deterministic(config.seed)
         env = ale.make_config_env(config)
         env.reset(seed=config.seed)
@@ -71,24 +73,28 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
         agent.update_target_model_hard()
         agent.training = True
         step, scores = 0, []
-        if use_actor:
+        if mode != "fit":
             actor = Actor(agent, [env], AtariProcessor(), [agent.memory], ReplayLearner(agent, [agent.memory]),
-                          config.terminal_on_life_loss)
+                          config.terminal_on_life_loss, look_ahead=mode == "look_ahead")
+            looked_ahead = 0
             while len(scores) < 3:
                 scores += [(done.step, done.result.score, done.result.losses) for done in actor.step(step)]
+                looked_ahead += actor.drawn is not None and actor.drawn.q_values is not None
                 step += 1
+            assert (looked_ahead > 50) == (mode == "look_ahead")  # greedy actions from the train step's call
         else:
             for _ in range(3):
                 game = games.play_game(agent, env, AtariProcessor(), config.terminal_on_life_loss, step=step)
                 step += game.steps
                 scores.append((step, game.score, game.losses))
         runs.append((agent, scores))
-    (theirs, their_games), (ours, our_games) = runs
-    assert our_games == their_games and len(our_games[-1][2]) > 10  # trained in the last game
-    total = ours.memory.total_appended
-    assert total == theirs.memory.total_appended
-    for name in ("observations", "actions", "rewards", "terminals"):
-        np.testing.assert_array_equal(getattr(ours.memory, name)[:total], getattr(theirs.memory, name)[:total])
-    for mine, reference in zip(ours.model.get_weights() + ours.target_model.get_weights(),
-                               theirs.model.get_weights() + theirs.target_model.get_weights()):
-        np.testing.assert_array_equal(mine, reference)
+    (theirs, their_games), *ours_runs = runs
+    for ours, our_games in ours_runs:
+        assert our_games == their_games and len(our_games[-1][2]) > 10  # trained in the last game
+        total = ours.memory.total_appended
+        assert total == theirs.memory.total_appended
+        for name in ("observations", "actions", "rewards", "terminals"):
+            np.testing.assert_array_equal(getattr(ours.memory, name)[:total], getattr(theirs.memory, name)[:total])
+        for mine, reference in zip(ours.model.get_weights() + ours.target_model.get_weights(),
+                                   theirs.model.get_weights() + theirs.target_model.get_weights()):
+            np.testing.assert_array_equal(mine, reference)

@@ -26,6 +26,14 @@ What the N envs change, and why:
   random numbers drawn, its action stored) and an entry holding that observation, with the rules
   applied at the next step's number.
 
+One env (``look_ahead``): a step that trains draws the next step's epsilon-greedy numbers before
+its train step, and a greedy next action's Q-values come out of the train step's own graph call
+(``FastDQNAgent.learn_and_look_ahead``), after Adam's update: one graph call an agent step where
+``fit`` makes two, the same numbers drawn in the same order (the train step draws from the
+memory's generator, an evaluation puts numpy's back) and the same weights acted with. A
+checkpoint between the two steps keeps the drawn action (``drawn_action`` in env 0's game); the
+resumed step computes its Q-values with a forward of its own.
+
 The envs are a list stepped in order, not gymnasium's ``SyncVectorEnv``: that steps them in order
 too, but it resets an env on its own when a game ends (so the final observation keras-rl2 stores
 arrives in ``info`` and the lives and score bookkeeping moves into wrappers), and checkpoints need
@@ -47,6 +55,13 @@ class EnvGame:
     observation: object
     lives_left: int
     result: GameResult = field(default_factory=GameResult)
+
+
+@dataclass
+class DrawnAction:
+    """Env 0's epsilon-greedy draw for the next step, made before this step's train step."""
+    action: object  # an int, or None: greedy
+    q_values: object = None  # a greedy action's Q-values from the train step's call; None: not computed
 
 
 @dataclass
@@ -91,15 +106,26 @@ class ReplayLearner:
         self.agent.at_step(step)
         return self.agent.learn()
 
+    def trains_at(self, step):
+        return self.agent.trains_at(step)
+
+    def learn_and_look_ahead(self, step, next_state):
+        """`learn`, with the Q-values of `next_state` from the train step's call: (metrics, Q-values)."""
+        self.agent.at_step(step)
+        return self.agent.learn_and_look_ahead(next_state)
+
 
 class Actor:
     """Plays `env_list` for `agent` (a FastDQNAgent in training), one vector step per `step` call;
     see the module docstring. `windows[i]` keeps env i's recent frames (its replay stream, in one
     process); `learner` takes the transitions (`ReplayLearner`, or an actor process's recorder);
     `q_values` gives the greedy actions' Q-values (by default `LatestQValues` with one env,
-    ``LaggedQValues`` with several). Env 0 may be wrapped by a video recorder: its recording ends with its game."""
+    ``LaggedQValues`` with several). Env 0 may be wrapped by a video recorder: its recording ends with its game.
+    `look_ahead` (one env, a `ReplayLearner`): draw the next action before a train step; see the
+    module docstring."""
 
-    def __init__(self, agent, env_list, processor, windows, learner, terminal_on_life_loss=False, q_values=None):
+    def __init__(self, agent, env_list, processor, windows, learner, terminal_on_life_loss=False, q_values=None,
+                 look_ahead=False):
         from dqnkit.agent.fast_dqn import is_annealed_eps_greedy  # here: this module loads without TensorFlow
 
         if not is_annealed_eps_greedy(agent.policy):
@@ -110,11 +136,15 @@ class Actor:
         if q_values is None and len(env_list) > 1:  # a new run's lag; a resumed one passes its checkpoint's
             from dqnkit.acting.lagged_q_values import LaggedQValues
             q_values = LaggedQValues(agent)
+        if look_ahead and len(env_list) != 1:
+            raise ValueError(f"look_ahead acts with the latest weights of one env; got {len(env_list)} envs")
         self.agent, self.envs, self.processor, self.windows = agent, list(env_list), processor, list(windows)
         self.learner = learner
         self.terminal_on_life_loss = terminal_on_life_loss
         self.q_values = q_values or LatestQValues(agent)
         self.games = [None] * len(self.envs)  # None: that env starts a new game at its next step
+        self.look_ahead = look_ahead
+        self.drawn = None  # a DrawnAction for the next step, or None
         self._mean_q_index = agent.metrics_names.index("mean_q")
 
     @property
@@ -144,7 +174,10 @@ class Actor:
         for i, game in enumerate(self.games):
             if game is None:
                 self._start_game(i)
-        actions = [self._epsilon_draw(step + i) for i in range(self.num_envs)]
+        if self.drawn is None:
+            actions = [self._epsilon_draw(step + i) for i in range(self.num_envs)]
+        else:
+            actions = [self._take_drawn(step)]
         greedy = [i for i, action in enumerate(actions) if action is None]
         for i, action in zip(greedy, self._greedy(greedy, [self.games[i].observation for i in greedy])):
             actions[i] = action
@@ -165,7 +198,11 @@ class Actor:
         game.lives_left = outcome.lives
         reward = self.processor.process_reward(outcome.raw_reward)
         self.learner.store(i, step, game.observation, action, reward, outcome.episode_over)
-        game.result.tally(outcome.raw_reward, self.learner.learn(step, i), self._mean_q_index)
+        if self.look_ahead and not outcome.episode_over and self.learner.trains_at(step):
+            metrics = self._learn_drawing_next_action(step, outcome.observation)
+        else:
+            metrics = self.learner.learn(step, i)
+        game.result.tally(outcome.raw_reward, metrics, self._mean_q_index)
         if outcome.episode_over:
             # As in Agent.fit: one more forward on the last observation (its action is stored with
             # it) and one more backward, so that observation enters the memory.
@@ -176,6 +213,29 @@ class Actor:
             self.learner.learn(step + 1, i, counted=False)
         game.observation = outcome.observation
         return outcome.game_over
+
+    def _learn_drawing_next_action(self, step, next_observation):
+        """Env 0's learning at `step` with the draw of step + 1 made first (one env; see the module
+        docstring). Returns the metrics of `step`."""
+        inner_policy = self.agent.policy.inner_policy
+        epsilon = inner_policy.eps
+        action = self._epsilon_draw(step + 1)
+        inner_policy.eps = epsilon  # this step's metrics report this step's epsilon
+        next_state = self.windows[0].get_recent_state(next_observation) if action is None else None
+        metrics, q_values = self.learner.learn_and_look_ahead(step, next_state)
+        self.drawn = DrawnAction(action, q_values)
+        return metrics
+
+    def _take_drawn(self, step):
+        """Env 0's action at `step` from the draw made before the last train step: the action, or
+        None for a greedy one whose Q-values are still to compute (after a resume)."""
+        drawn, self.drawn = self.drawn, None
+        self.agent.at_step(step)
+        policy = self.agent.policy
+        policy.inner_policy.eps = policy.get_current_value()  # as the draw at this step sets it
+        if drawn.action is None and drawn.q_values is not None:
+            return int(np.argmax(drawn.q_values))
+        return drawn.action
 
     # -- checkpoint support ------------------------------------------------------------------------
     def get_game_state(self, i):
@@ -189,7 +249,8 @@ class Actor:
         arrays.update({f"window_{k:03d}": frame for k, frame in enumerate(frames)})
         return arrays, {"lives_left": int(game.lives_left), "score": game.result.score, "steps": game.result.steps,
                         "losses": list(game.result.losses), "mean_qs": list(game.result.mean_qs),
-                        "window_terminals": terminals}
+                        "window_terminals": terminals,
+                        **({"drawn_action": {"action": self.drawn.action}} if i == 0 and self.drawn else {})}
 
     def set_game_state(self, i, arrays, state):
         """Undo `get_game_state` for env i (whose env state has been restored)."""
@@ -198,3 +259,5 @@ class Actor:
                                            mean_qs=list(state["mean_qs"])))
         self.windows[i].restore_window([arrays[k] for k in sorted(arrays) if k.startswith("window_")],
                                        state["window_terminals"])
+        if "drawn_action" in state:  # drawn before the checkpoint; its Q-values were not kept
+            self.drawn = DrawnAction(state["drawn_action"]["action"])

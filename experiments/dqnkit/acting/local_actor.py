@@ -27,7 +27,7 @@ class LocalActor:
                 self.played[0] = video.record_episodes(self.env_list[0], *video_spec)
             self.lagged = LaggedQValues(agent, acting_weights) if config.num_envs > 1 else None
             self.actor = Actor(agent, self.played, processor, windows, learner, config.terminal_on_life_loss,
-                               q_values=self.lagged)
+                               q_values=self.lagged, look_ahead=config.num_envs == 1)
             for i, game in enumerate(games):
                 if game is not None:
                     self.actor.set_game_state(i, *game)

@@ -53,7 +53,11 @@ class SessionCallable:
     ops run, in the same order), made into one session callable at the first call, as
     ``K.function`` makes its own. A call converts the arrays to the placeholders' dtypes (the
     callable takes exact dtypes only; ``K.function`` converts them too) and returns the fetched
-    arrays, in order."""
+    arrays, in order.
+
+    The callable belongs to the session of its first call, for good: where ``K.function``
+    notices a new session and rebuilds, this one would not. The agent's session lives as long as
+    the agent (a new Keras session means a new model, a new agent and new callables)."""
 
     def __init__(self, function):
         from tensorflow.core.protobuf import config_pb2
@@ -178,8 +182,19 @@ class FastDQNAgent(DQNAgent):
             tau = self.target_model_update
             with tf.control_dependencies(updates):
                 updates = updates + [t.assign(tau * s + (1.0 - tau) * t) for t, s in _soft_update_pairs(target, model)]
-        return SessionCallable(K.function([state0, action, reward, terminal1, state1], [loss] + metric_values,
-                                          updates=updates))
+        inputs, outputs = [state0, action, reward, terminal1, state1], [loss] + metric_values
+        self._train_and_act_fn = self._build_train_and_act_function(inputs, outputs, updates)
+        return SessionCallable(K.function(inputs, outputs, updates=updates))
+
+    def _build_train_and_act_function(self, inputs, outputs, updates):
+        """The train step's call, also computing the Q-values of one more state (the next agent
+        step's) from the weights after the update: what the next ``compute_batch_q_values`` would
+        return, without a session run of its own. The same update ops as the train step's."""
+        model = self.model
+        next_state = tf_keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name="next_state")
+        with tf.control_dependencies(updates):  # the forward reads the weights Adam has just written
+            next_q_values = tf.identity(model(next_state))
+        return SessionCallable(K.function(inputs + [next_state], outputs + [next_q_values], updates=updates))
 
     def update_target_model_hard(self):
         tf.compat.v1.keras.backend.get_session().run(self._sync_target_op)
@@ -270,30 +285,52 @@ class FastDQNAgent(DQNAgent):
         place they live; ``backward`` and the training loop's actor both end here): after the
         warm-up, a train step every ``train_interval`` steps, and a hard target update every
         ``target_model_update`` steps. Returns ``backward``'s metrics (NaN without a train step)."""
-        metrics = [np.nan] * len(self._names)
-        if self.step > self.nb_steps_warmup and self.step % self.train_interval == 0:
-            metrics = self.train_step(self._sample()) + list(self.policy.metrics)
+        return self.learn_and_look_ahead()[0]
+
+    def trains_at(self, step):
+        """Whether ``learn`` at `step` runs a train step (after the warm-up, every ``train_interval``)."""
+        return step > self.nb_steps_warmup and step % self.train_interval == 0
+
+    def learn_and_look_ahead(self, next_state=None):
+        """``learn``, and where it runs a train step and `next_state` (one state, a window) is
+        given, the Q-values of `next_state` from the updated weights, computed in the train
+        step's own graph call. Returns (metrics, Q-values or None). The one-env actor acts on
+        them at the next step: one graph call an agent step instead of two."""
+        metrics, next_q_values = [np.nan] * len(self._names), None
+        if self.trains_at(self.step):
+            trained = self.train_step(self._sample(), next_state)
+            if next_state is not None:
+                trained, next_q_values = trained[:-1], trained[-1]
+            metrics = trained + list(self.policy.metrics)
             if self.processor is not None:
                 metrics += list(self.processor.metrics)
         if self.target_model_update >= 1 and self.step % self.target_model_update == 0:
             self.update_target_model_hard()
-        return metrics
+        return metrics, next_q_values
 
     def _sample(self):
         if self.n_step == 1:  # keras-rl2's one-step transitions, the same draws as ever
             return self.memory.sample_batch(self.batch_size)
         return self.memory.sample_batch(self.batch_size, n_step=self.n_step, gamma=self.gamma)
 
-    def train_step(self, batch):
+    def train_step(self, batch, next_state=None):
         """One fused training step on a ``RingMemory`` ``Batch``: the targets, the loss and
         Adam's update (and a soft target update) in one graph call. Returns the compiled
-        metrics, loss first; ``backward`` adds the policy's and processor's."""
+        metrics, loss first; ``backward`` adds the policy's and processor's. With `next_state`,
+        the Q-values of that one state after the update come last (an array of nb_actions)."""
         state0, state1 = batch.state0, batch.state1
         if self.processor is not None:
             state0 = self.processor.process_state_batch(state0)
             state1 = self.processor.process_state_batch(state1)
-        values = self._train_fn(state0, batch.action, batch.reward, batch.terminal1, state1)
-        return [float(v) for v in values]
+        if next_state is None:
+            values = self._train_fn(state0, batch.action, batch.reward, batch.terminal1, state1)
+            return [float(v) for v in values]
+        next_batch = next_state[None]
+        if self.processor is not None:
+            next_batch = self.processor.process_state_batch(next_batch)
+        *values, next_q_values = self._train_and_act_fn(state0, batch.action, batch.reward, batch.terminal1, state1,
+                                                        next_batch)
+        return [float(v) for v in values] + [next_q_values[0]]
 
     # -- checkpoint support (what Dopamine calls bundle_and_checkpoint / unbundle) -------------------
     def get_state(self):
