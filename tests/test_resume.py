@@ -38,20 +38,23 @@ def straight(tmp_path_factory):
 
 
 def test_three_segments_equal_one(straight, tmp_path):
-    """Split at step 100 (warm-up, inside game 0) and at 1,000 (learning, inside game 4). Also
-    with videos on (the straight run has none): recording changes nothing, and a video a later
-    segment starts carries the run's episode number, not one restarting at 0."""
+    """Split at step 100 (warm-up, inside game 0) and at 1,001 (learning, inside game 4, just
+    after a train step: the next action was drawn before it, and the checkpoint keeps that draw).
+    Also with videos on (the straight run has none): recording changes nothing, and a video a
+    later segment starts carries the run's episode number, not one restarting at 0."""
     run_dir = tmp_path / "split"
     first = run_cli(*SMOKE, "--video", "--run-dir", run_dir, "--steps", "100")
     assert "Started" in first.stdout
     ends = {r["step"] for r in read_log(straight / "log.jsonl")}
-    assert min(ends) > 100 and 1000 not in ends  # so both splits fall inside a game
+    assert min(ends) > 100 and 1001 not in ends  # so both splits fall inside a game
     first_videos = set(os.listdir(run_dir / "videos"))
     # A resume in a process of its own: nothing may carry over in the test process's memory.
-    second = run_cli(*SMOKE, "--video", "--run-dir", run_dir, "--steps", "900", fresh_process=True)
+    second = run_cli(*SMOKE, "--video", "--run-dir", run_dir, "--steps", "901", fresh_process=True)
     assert f"Resumed {run_dir} at step 100, in the middle of game" in second.stdout
+    checkpoint_state = json.loads((run_dir / "checkpoints" / f"ckpt-{1001:012d}" / "state.json").read_text())
+    assert "drawn_action" in checkpoint_state["game"]  # transition 1,000 trained (train_interval 4)
     third = run_cli(*SMOKE, "--video", "--run-dir", run_dir)
-    assert f"Resumed {run_dir} at step 1,000, in the middle of game" in third.stdout
+    assert f"Resumed {run_dir} at step 1,001, in the middle of game" in third.stdout
     assert_same_run(run_dir, straight)
     episodes = len(log_without_wall_clock(run_dir))
     expected = {f"train-episode-{e}.mp4" for e in (0, 1, 8, 27) if e < episodes}
