@@ -157,7 +157,8 @@ def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, 
                              rngs.get_state(), [None] * num_envs, model=model)
     else:
         env_list, _ = make_run_envs(config)
-        actor = Actor(agent, env_list, AtariProcessor(), streams, learner)
+        # As training's LocalActor: one env looks ahead (the next greedy action from the train step's call).
+        actor = Actor(agent, env_list, AtariProcessor(), streams, learner, look_ahead=num_envs == 1)
     marks, step = [(0, time.perf_counter())], 0
     try:
         while step < total:
