@@ -8,13 +8,17 @@ Lapan, Deep RL Hands-On 2nd ed., ch. 9: minutes to a last-100 mean of 17 on Pong
 Solved: the mean of the last 100 training games reaches the threshold. Minutes: training time
 summed over the run's segments (a killed segment's redone steps included, start-up between
 segments not), from segments.jsonl and log.jsonl (see dqnkit/reporting/solved.py). With several runs,
-a markdown table follows: one row a run, with the variant its config and segments record.
+a markdown table follows: one row a run, with the variant its config and segments record (its
+preset, net and n_step, and every other run-defining key it changed from its preset but the
+seed), then the median and the spread (lowest to highest) of the solved runs' steps and minutes.
 """
 import argparse
 import datetime
 import os
+import statistics
 import sys
 
+from dqnkit import configs
 from dqnkit.errors import UserFacingError
 from dqnkit.run.folder import RunFolder
 from dqnkit.reporting.runlog import read_log
@@ -27,21 +31,45 @@ def main(argv=None):
     parser.add_argument("--threshold", type=float, default=17.0, help="mean score that counts as solved (Pong: 17)")
     parser.add_argument("--window", type=int, default=100, help="games in the mean (default 100)")
     args = parser.parse_args(argv)
-    rows = []
+    rows, results = [], []
     try:
         for run_dir in args.run_dir:
             if len(args.run_dir) > 1:
                 print(f"{run_dir}:")
             folder = RunFolder(run_dir)
-            rows.append(table_row(folder, *report(folder, args.threshold, args.window)))
+            result, rate = report(folder, args.threshold, args.window)
+            rows.append(table_row(folder, result, rate))
+            results.append(result)
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if len(rows) > 1:
-        print(f"\n| run | seed | num_envs | actor process | solved at game | agent steps | last-{args.window} mean "
-              "| minutes | steps/s |\n|---|---:|---:|---|---:|---:|---:|---:|---:|")
+        print(f"\n| run | preset | net | n_step | other changes | seed | num_envs | actor process | solved at game "
+              f"| agent steps | last-{args.window} mean | minutes | steps/s |\n"
+              "|---|---|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
+        print(spread_line(results))
     return 0
+
+
+def spread_line(results):
+    """The median and the spread of the solved runs' agent steps and minutes."""
+    solved = [r for r in results if r.solved]
+    if not solved:
+        return f"\nsolved: none of {len(results)} runs"
+    steps, minutes = [r.step for r in solved], [r.seconds / 60 for r in solved]
+    return (f"\nsolved: {len(solved)} of {len(results)} runs; agent steps median {statistics.median(steps):,.0f} "
+            f"(spread {min(steps):,} to {max(steps):,}); minutes median {statistics.median(minutes):.1f} "
+            f"(spread {min(minutes):.1f} to {max(minutes):.1f})")
+
+
+def variant(config):
+    """(preset, net, n_step, other changes) of a saved config: what it changed from its preset."""
+    preset = config.get("preset", configs.CUSTOM)
+    base = configs.make_config(preset) if preset in configs.PRESETS else configs.default_config()
+    changed = [key for key in configs.run_defining_differences(base, config) if key not in ("seed", "net", "n_step")]
+    others = ", ".join(f"{key}={config.get(key)}" for key in changed) or "-"
+    return preset, config.get("net", "nature"), config.get("n_step", 1), others
 
 
 def table_row(folder, result, rate):
@@ -63,8 +91,9 @@ def table_row(folder, result, rate):
     game = f"{result.games:,}" if result.solved else f"not yet ({result.games:,} games)"
     mean = f"{result.mean:.2f}" if result.solved else f"best so far {result.mean:.2f}"
     minutes = f"{'~' if result.estimated else ''}{result.seconds / 60:.1f}"
-    return (f"| {os.path.basename(os.path.normpath(folder.path))} | {config.get('seed')} | {num_envs} | {actor} | {game} "
-            f"| {result.step:,} | {mean} | {minutes} | {rate:.1f} |")
+    preset, net, n_step, others = variant(config)
+    return (f"| {os.path.basename(os.path.normpath(folder.path))} | {preset} | {net} | {n_step} | {others} "
+            f"| {config.get('seed')} | {num_envs} | {actor} | {game} | {result.step:,} | {mean} | {minutes} | {rate:.1f} |")
 
 
 def report(folder, threshold, window):

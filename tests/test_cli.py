@@ -5,6 +5,7 @@ the CLI's main() in the test process (helpers.run_cli), and the first test check
 ways make the same run."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -73,10 +74,23 @@ def test_time_to_solve_reads_the_runs_logs(trained_run):
                           capture_output=True, text=True, check=True).stdout
     assert "not solved yet" in high and f"{len(records):,} games, step {records[-1]['step']:,}" in high
     assert "at step 0 to" in high and ": done" in high  # one segment, ended at total_steps
-    table = subprocess.run([sys.executable, script, "--run-dir", str(run_dir), "--run-dir", str(run_dir),
+    # A second run of another variant (its config edited, its first game dropped from its log).
+    variant_dir = run_dir.parent / "variant"
+    variant_dir.mkdir()
+    for name in ("segments.jsonl", "eval.jsonl"):
+        shutil.copyfile(run_dir / name, variant_dir / name)
+    config = json.loads((run_dir / "config.json").read_text())
+    (variant_dir / "config.json").write_text(json.dumps({**config, "n_step": 3, "gamma": 0.98, "eval_every": 250}))
+    (variant_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[1:]))
+    table = subprocess.run([sys.executable, script, "--run-dir", str(run_dir), "--run-dir", str(variant_dir),
                             "--threshold", "-1000"], capture_output=True, text=True, check=True).stdout
-    row = f"| {run_dir.name} | 123 | 1 | no | 1 | {records[0]['step']:,} | {records[0]['reward']:.2f} | "
-    assert table.count(row) == 2 and "| run | seed | num_envs | actor process |" in table  # one row a run
+    assert "| run | preset | net | n_step | other changes | seed | num_envs | actor process |" in table
+    # One row a run, with what it changed from its preset (a schedule key like eval_every is no change).
+    assert f"| smoke | smoke | nature | 1 | - | 123 | 1 | no | 1 | {records[0]['step']:,} | " \
+           f"{records[0]['reward']:.2f} | " in table
+    assert f"| variant | smoke | nature | 3 | gamma=0.98 | 123 | 1 | no | 1 | {records[1]['step']:,} | " in table
+    steps = sorted((records[0]["step"], records[1]["step"]))
+    assert f"solved: 2 of 2 runs; agent steps median {sum(steps) / 2:,.0f} (spread {steps[0]:,} to {steps[1]:,})" in table
     missing = subprocess.run([sys.executable, script, "--run-dir", str(run_dir / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
 
