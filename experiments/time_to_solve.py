@@ -10,7 +10,7 @@ summed over the run's segments (a killed segment's redone steps included, start-
 segments not), from segments.jsonl and log.jsonl (see dqnkit/reporting/solved.py). With several runs,
 a markdown table follows: one row a run, with the variant its config and segments record (its
 preset, net and n_step, and every other run-defining key it changed from its preset but the
-seed), then the median and the spread (lowest to highest) of the solved runs' steps and minutes.
+seed and num_envs, which have columns of their own), then the median and the spread (lowest to highest) of the solved runs' steps and minutes.
 """
 import argparse
 import datetime
@@ -67,7 +67,8 @@ def variant(config):
     """(preset, net, n_step, other changes) of a saved config: what it changed from its preset."""
     preset = config.get("preset", configs.CUSTOM)
     base = configs.make_config(preset) if preset in configs.PRESETS else configs.default_config()
-    changed = [key for key in configs.run_defining_differences(base, config) if key not in ("seed", "net", "n_step")]
+    changed = [key for key in configs.run_defining_differences(base, config)
+               if key not in ("seed", "net", "n_step", "num_envs") and key in config]  # those have columns
     others = ", ".join(f"{key}={config.get(key)}" for key in changed) or "-"
     return preset, config.get("net", "nature"), config.get("n_step", 1), others
 

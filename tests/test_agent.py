@@ -85,13 +85,15 @@ def test_target_sync_copies_the_online_weights(pair):
         np.testing.assert_array_equal(online, target)
 
 
-@pytest.mark.parametrize("soft_target", [False, True])
-def test_the_train_steps_look_ahead_gives_the_updated_nets_q_values(soft_target):
+@pytest.mark.parametrize("soft_target, double_dueling", [(False, False), (True, False), (False, True)])
+def test_the_train_steps_look_ahead_gives_the_updated_nets_q_values(soft_target, double_dueling):
     """`learn_and_look_ahead`: the next state's Q-values come from the weights after this train
     step's update (bitwise what a forward of its own gives then, not what it gave before), and
-    the update is the plain train step's, soft target update included."""
+    the update is the plain train step's, soft target update included; with Double DQN and the
+    dueling head too."""
     config = configs.make_config("smoke", {"nb_steps_warmup": 10, "train_interval": 4,
-                                           "target_model_update": 0.05 if soft_target else 1000})
+                                           "target_model_update": 0.05 if soft_target else 1000,
+                                           "enable_double_dqn": double_dueling, "enable_dueling_network": double_dueling})
     agents = [build_agent(config, 4, memory=RingMemory(limit=1000, window_length=4, seed=1)) for _ in range(2)]
     for agent in agents[1:]:
         agent.model.set_weights(agents[0].model.get_weights())

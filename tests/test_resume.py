@@ -101,11 +101,15 @@ def test_two_segments_equal_one_with_the_examples_settings(tmp_path):
 
 
 def test_evaluation_changes_nothing_in_training(straight, tmp_path):
-    run_dir = tmp_path / "no-eval"
-    run_cli(*SMOKE, "--run-dir", run_dir, "--set", "eval_every=0")
-    assert (run_dir / "weights.h5").read_bytes() == (straight / "weights.h5").read_bytes()
-    assert log_without_wall_clock(run_dir) == log_without_wall_clock(straight)
-    assert (run_dir / "eval.jsonl").read_text() == "" and len((straight / "eval.jsonl").read_text().splitlines()) == 1
+    """The straight run evaluates at step 1,000; one that evaluates (and checkpoints) at step
+    1,001 instead trains the same. That step falls just after a train step (train_interval 4):
+    between the next action's draw, made before that train step, and the step that takes it."""
+    assert [r["step"] for r in read_log(straight / "eval.jsonl")] == [1000]
+    drawn_ahead = tmp_path / "eval-after-a-train-step"
+    run_cli(*SMOKE, "--run-dir", drawn_ahead, "--set", "eval_every=1001", "--set", "checkpoint_every=1001")
+    assert [r["step"] for r in read_log(drawn_ahead / "eval.jsonl")] == [1001]
+    assert (drawn_ahead / "weights.h5").read_bytes() == (straight / "weights.h5").read_bytes()
+    assert log_without_wall_clock(drawn_ahead) == log_without_wall_clock(straight)
 
 
 # The killed process checkpoints every 300 steps (a schedule key: the run is the same), so the write
@@ -150,8 +154,11 @@ def test_killed_during_a_checkpoint_write_then_restarted(straight, tmp_path):
     process.wait()
     assert caught is not None, "the run ended before a checkpoint write could be interrupted"
     assert not (run_dir / "checkpoints" / caught / "MANIFEST.json").exists()  # really half-written
+    # The newest complete checkpoint before the half-written one, or none: the run starts again.
+    complete = sorted(int(p.parent.name[len("ckpt-"):]) for p in (run_dir / "checkpoints").glob("ckpt-*/MANIFEST.json"))
     result = run_cli(*SMOKE, "--run-dir", run_dir)
-    assert ("Resumed" in result.stdout) or ("Started" in result.stdout)
+    expected = f"Resumed {run_dir} at step {complete[-1]:,}" if complete else f"Started {run_dir}"
+    assert expected in result.stdout, result.stdout
     assert_same_run(run_dir, straight)
 
 
@@ -283,8 +290,8 @@ def test_eval_patience_ends_the_run_alike_in_one_segment_or_two_and_it_stays_end
     """eval_patience=2: the run ends at the second evaluation in a row that brings no new best
     mean (equal is not better), with a checkpoint. Split between those two evaluations, the count
     carries over the resume. A run so ended says so when run again, and trains on once the
-    patience is lifted. (Evaluations every 150 steps: the run ends within a few hundred steps,
-    most often in the warm-up, where the count works as anywhere.)"""
+    patience is lifted. (Evaluations every 150 steps, so the run ends within a few hundred steps:
+    the count works the same in the warm-up as after it.)"""
     patient = [*PLAIN_SMOKE, "--set", "eval_every=150", "--set", "eval_patience=2"]
     straight_run, split_run = tmp_path / "straight", tmp_path / "split"
     result = run_cli(*patient, "--run-dir", straight_run)

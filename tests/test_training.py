@@ -53,7 +53,9 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
     """The training actor (batched greedy forwards, FastDQNAgent.learn) against the agent's own
     forward/backward as keras-rl2's fit drives them (games.Game): same actions, memory, weights.
     Also with `look_ahead` (the next action drawn before each train step, a greedy one's
-    Q-values from the train step's call), as the runner's one-env actor plays."""
+    Q-values from the train step's call), as the runner's one-env actor plays, and with its game
+    put through a checkpoint's round trip after every step (a drawn action kept, its Q-values
+    computed again), with epsilon as the plain actor sets it at every step."""
     from dqnkit.acting.actor import Actor, ReplayLearner
     from dqnkit.agent.rngs import make_deterministic
 
@@ -61,7 +63,8 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
                                            "target_model_update": 50, "train_interval": 2,
                                            "terminal_on_life_loss": True, "fire_reset": True})
     runs, initial_weights = [], None
-    for mode in ("fit", "actor", "look_ahead"):
+    epsilons = {}
+    for mode in ("fit", "actor", "look_ahead", "look_ahead_round_trips"):
         make_deterministic(config.seed)
         env = ale.make_config_env(config)
         env.reset(seed=config.seed)
@@ -75,19 +78,27 @@ def test_the_actor_with_one_env_is_keras_rl2s_forward_and_backward_step_for_step
         step, scores = 0, []
         if mode != "fit":
             actor = Actor(agent, [env], AtariProcessor(), [agent.memory], ReplayLearner(agent, [agent.memory]),
-                          config.terminal_on_life_loss, look_ahead=mode == "look_ahead")
-            looked_ahead = 0
+                          config.terminal_on_life_loss, look_ahead=mode.startswith("look_ahead"))
+            looked_ahead, recomputed, epsilons[mode] = 0, 0, []
             while len(scores) < 3:
                 scores += [(done.step, done.result.score, done.result.losses) for done in actor.step(step)]
                 looked_ahead += actor.drawn is not None and actor.drawn.q_values is not None
+                epsilons[mode].append(agent.policy.inner_policy.eps)
+                if mode == "look_ahead_round_trips" and actor.games[0] is not None:
+                    game = actor.get_game_state(0)
+                    recomputed += actor.drawn is not None and actor.drawn.action is None
+                    actor.drawn = None
+                    actor.set_game_state(0, *game)  # as a resume does: the drawn action, no Q-values
                 step += 1
-            assert (looked_ahead > 50) == (mode == "look_ahead")  # greedy actions from the train step's call
+            assert (looked_ahead > 50) == mode.startswith("look_ahead")  # greedy actions from the train step's call
+            assert (recomputed > 50) == (mode == "look_ahead_round_trips")  # ... or from a forward after a resume
         else:
             for _ in range(3):
                 game = games.play_game(agent, env, AtariProcessor(), config.terminal_on_life_loss, step=step)
                 step += game.steps
                 scores.append((step, game.score, game.losses))
         runs.append((agent, scores))
+    assert epsilons["look_ahead"] == epsilons["actor"] == epsilons["look_ahead_round_trips"]
     (theirs, their_games), *ours_runs = runs
     for ours, our_games in ours_runs:
         assert our_games == their_games and len(our_games[-1][2]) > 10  # trained in the last game

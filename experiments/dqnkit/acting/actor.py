@@ -28,11 +28,13 @@ What the N envs change, and why:
 
 One env (``look_ahead``): a step that trains draws the next step's epsilon-greedy numbers before
 its train step, and a greedy next action's Q-values come out of the train step's own graph call
-(``FastDQNAgent.learn_and_look_ahead``), after Adam's update: one graph call an agent step where
-``fit`` makes two, the same numbers drawn in the same order (the train step draws from the
-memory's generator, an evaluation puts numpy's back) and the same weights acted with. A
-checkpoint between the two steps keeps the drawn action (``drawn_action`` in env 0's game); the
-resumed step computes its Q-values with a forward of its own.
+(``FastDQNAgent.learn_and_look_ahead``), after Adam's update: one graph call for a step that
+trains and the next greedy action, where ``fit`` makes two; the same numbers drawn in the same
+order (the train step draws from the memory's generator, an evaluation puts numpy's back) and the
+same weights acted with. A checkpoint between the two steps keeps the drawn action
+(``drawn_action`` in env 0's game); the resumed step computes its Q-values with a forward of its
+own. (Code from before the look-ahead, commit 8442841 and earlier, would ignore that key and draw
+again: resume such a checkpoint with this version or a later one.)
 
 The envs are a list stepped in order, not gymnasium's ``SyncVectorEnv``: that steps them in order
 too, but it resets an env on its own when a game ends (so the final observation keras-rl2 stores
@@ -138,6 +140,8 @@ class Actor:
             q_values = LaggedQValues(agent)
         if look_ahead and len(env_list) != 1:
             raise ValueError(f"look_ahead acts with the latest weights of one env; got {len(env_list)} envs")
+        if look_ahead and not hasattr(learner, "learn_and_look_ahead"):
+            raise ValueError(f"look_ahead needs a learner that trains here (ReplayLearner), got {type(learner).__name__}")
         self.agent, self.envs, self.processor, self.windows = agent, list(env_list), processor, list(windows)
         self.learner = learner
         self.terminal_on_life_loss = terminal_on_life_loss
@@ -231,8 +235,7 @@ class Actor:
         None for a greedy one whose Q-values are still to compute (after a resume)."""
         drawn, self.drawn = self.drawn, None
         self.agent.at_step(step)
-        policy = self.agent.policy
-        policy.inner_policy.eps = policy.get_current_value()  # as the draw at this step sets it
+        self.agent.set_epsilon(self.agent.policy)  # as the draw at this step sets it
         if drawn.action is None and drawn.q_values is not None:
             return int(np.argmax(drawn.q_values))
         return drawn.action
@@ -260,4 +263,7 @@ class Actor:
         self.windows[i].restore_window([arrays[k] for k in sorted(arrays) if k.startswith("window_")],
                                        state["window_terminals"])
         if "drawn_action" in state:  # drawn before the checkpoint; its Q-values were not kept
+            if not (self.look_ahead and i == 0):
+                raise ValueError("this game holds an action drawn ahead, which only the actor of one env looking "
+                                 "ahead takes (its checkpoint was written by a run of one env)")
             self.drawn = DrawnAction(state["drawn_action"]["action"])

@@ -12,6 +12,9 @@ train interval, memory interval and target-update rules (``forward`` and ``backw
   in Python. ``tests/test_agent.py`` checks every combination gives the same weights.
 - ``forward``: the window comes from ``RingMemory`` as one array; Q-values are computed only
   for greedy actions, drawing the same random numbers as keras-rl2's ``EpsGreedyQPolicy``.
+- ``learn_and_look_ahead`` (for the training actor with one env): the train step's call also
+  gives the next state's Q-values, from the updated weights, so a step that trains and the next
+  greedy action make one graph call, not two.
 - ``update_target_model_hard``: graph assignments instead of ``get_weights``/``set_weights``.
 
 Dueling networks need nothing here: ``DQNAgent.__init__`` rebuilds ``self.model`` with its
@@ -144,9 +147,10 @@ class FastDQNAgent(DQNAgent):
             raise ValueError("n_step > 1 needs the fused train step (a RingMemory or StreamMemory, a model of one "
                              "input, metrics without state); keras-rl2's DQNAgent path learns from one-step targets")
         if self.fused:
-            self._train_fn = self._build_train_function(metric_functions)
+            self._train_fn, self._train_and_act_fn = self._build_train_functions(metric_functions)
 
-    def _build_train_function(self, metric_functions):
+    def _build_train_functions(self, metric_functions):
+        """The fused train step as a callable, and the same step returning the Q-values of a next state."""
         model, target = self.model, self.target_model
         state0 = tf_keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name="state0")
         state1 = tf_keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name="state1")
@@ -183,18 +187,14 @@ class FastDQNAgent(DQNAgent):
             with tf.control_dependencies(updates):
                 updates = updates + [t.assign(tau * s + (1.0 - tau) * t) for t, s in _soft_update_pairs(target, model)]
         inputs, outputs = [state0, action, reward, terminal1, state1], [loss] + metric_values
-        self._train_and_act_fn = self._build_train_and_act_function(inputs, outputs, updates)
-        return SessionCallable(K.function(inputs, outputs, updates=updates))
-
-    def _build_train_and_act_function(self, inputs, outputs, updates):
-        """The train step's call, also computing the Q-values of one more state (the next agent
-        step's) from the weights after the update: what the next ``compute_batch_q_values`` would
-        return, without a session run of its own. The same update ops as the train step's."""
-        model = self.model
+        # The same step, also computing the Q-values of one more state (the next agent step's)
+        # from the weights after the update: what the next ``compute_batch_q_values`` would
+        # return, without a session run of its own (``learn_and_look_ahead``).
         next_state = tf_keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name="next_state")
         with tf.control_dependencies(updates):  # the forward reads the weights Adam has just written
             next_q_values = tf.identity(model(next_state))
-        return SessionCallable(K.function(inputs + [next_state], outputs + [next_q_values], updates=updates))
+        return (SessionCallable(K.function(inputs, outputs, updates=updates)),
+                SessionCallable(K.function(inputs + [next_state], outputs + [next_q_values], updates=updates)))
 
     def update_target_model_hard(self):
         tf.compat.v1.keras.backend.get_session().run(self._sync_target_op)
@@ -261,10 +261,16 @@ class FastDQNAgent(DQNAgent):
         """The random part of keras-rl2's annealed EpsGreedyQPolicy at ``self.step``: its epsilon,
         one uniform draw, and a random action if it falls under epsilon; None when the action is
         to be greedy (the caller computes the Q-values: one state, or a batch of envs')."""
-        policy.inner_policy.eps = policy.get_current_value()
-        if np.random.uniform() < policy.inner_policy.eps:
+        if np.random.uniform() < self.set_epsilon(policy):
             return int(np.random.randint(0, self.nb_actions))
         return None
+
+    @staticmethod
+    def set_epsilon(policy):
+        """Set the annealed policy's inner epsilon to its value at the agent's step (what its
+        ``select_action`` does first, and what its ``metrics`` report); returns it."""
+        policy.inner_policy.eps = policy.get_current_value()
+        return policy.inner_policy.eps
 
     def backward(self, reward, terminal):
         # Whether the memory holds several inputs is known from its first append on (nothing can be
