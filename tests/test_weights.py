@@ -126,7 +126,8 @@ def test_ship_weights_puts_a_runs_best_agent_where_test_mode_finds_it(tmp_path):
 
     ship = [sys.executable, os.path.join(REPO_ROOT, "experiments", "ship_weights.py")]
     run_dir, checkout = tmp_path / "run", tmp_path / "checkout"
-    run_cli("--mode", "train", "--config", "smoke", "--no-video", "--run-dir", run_dir)
+    # 1,000 steps: the smoke preset's one evaluation, at step 1,000, gives the best weights.
+    run_cli("--mode", "train", "--config", "smoke", "--no-video", "--set", "total_steps=1000", "--run-dir", run_dir)
     result = subprocess.run([*ship, "--run-dir", str(run_dir), "--weights-dir", str(checkout / "weights")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
