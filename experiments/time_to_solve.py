@@ -10,7 +10,8 @@ summed over the run's segments (a killed segment's redone steps included, start-
 segments not), from segments.jsonl and log.jsonl (see dqnkit/reporting/solved.py). With several runs,
 a markdown table follows: one row a run, with the variant its config and segments record (its
 preset, net and n_step, and every other run-defining key it changed from its preset but the
-seed and num_envs, which have columns of their own), then the median and the spread (lowest to highest) of the solved runs' steps and minutes.
+seed and num_envs, which have columns of their own), then the median and the spread (lowest to
+highest) of the solved runs' steps and minutes.
 """
 import argparse
 import datetime
