@@ -4,6 +4,7 @@
     python experiments/benchmark.py --quick    # a smoke test of the script (figures are noisy)
     python experiments/benchmark.py --full-memory   # also fill a 1M-frame memory (about 7.5 GB)
     python experiments/benchmark.py --loop-only --config pong   # the Pong race's variants (seed 002)
+    python experiments/benchmark.py --train-step --config pong  # the train step by net, frames, batch
 
 Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loops):
 - agent steps/s of our loop and of keras-rl2's stock loop (``DQNAgent.fit`` with
@@ -15,6 +16,8 @@ Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loop
   near-free learner (``trivial_model``: a 4x4 corner of each frame, one dense layer), what the
   loop delivers when learning is nearly free, as on a GPU (``--loop-only``: just these rows);
 - the env alone and env + processor (what warm-up can at best reach);
+- (``--train-step``: just these rows) the fused train step of both nets with 4 and 2 frames at
+  batch 32, 64 and 128, beside the floor's: a step's cost before any env or loop;
 - processor frames/s, replay sample time, memory bytes per frame and resident size for 1M
   frames, checkpoint save/load time and size at 100k frames (and 1M with --full-memory).
 """
@@ -233,6 +236,45 @@ def time_floor(repeats, rounds=3):
     return 1.0 / (train_seconds / 4 + act_seconds), train_seconds, act_seconds
 
 
+def train_step_setup(config, nb_actions=6):
+    """The agent `config` builds and a batch of its size and window, of random frames."""
+    agent = build_agent(config, nb_actions)
+    rng = np.random.default_rng(0)
+    size = config.batch_size
+    frames = rng.integers(0, 255, (2, size, config.window_length, 84, 84), dtype=np.uint8)
+    return agent, Batch(state0=frames[0], action=rng.integers(0, nb_actions, size), reward=np.zeros(size),
+                        terminal1=np.zeros(size, dtype=bool), state1=frames[1])
+
+
+def time_train_step(config, repeats, rounds=3):
+    """Seconds of one fused train step of `config`'s net, window and batch size (the best of
+    `rounds` runs of `repeats` steps: noise only ever makes it slower)."""
+    agent, batch = train_step_setup(config)
+    for _ in range(3):
+        agent.train_step(batch)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            agent.train_step(batch)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
+def train_step_rows(args, row, rounds):
+    """The fused train step of each net, window length and batch size, with --config and --set
+    under them, side by side: what a preset's step costs before any env or loop (the choice
+    between more samples a train step and fewer train steps: `batch_size` and `train_interval`)."""
+    repeats = 5 if args.quick else 50
+    for net in ("nature", "nips2013"):
+        for window in (4, 2):
+            for size in (32, 64, 128):
+                sets = args.sets + [f"net={net}", f"window_length={window}", f"batch_size={size}"]
+                seconds = time_train_step(bench_config(1000, 5000, preset=args.config, sets=sets), repeats, rounds)
+                row(f"train step: {net}, {window} frames, batch {size}", seconds * 1000, "ms",
+                    f"{seconds / size * 1e6:.0f} us a sample")
+
+
 def time_env(steps, processor=None, obs_type="rgb"):
     env = ale.make_env(ENV, obs_type=obs_type)
     env.reset(seed=0)
@@ -369,11 +411,14 @@ def parse_args(argv=None):
     parser.add_argument("--full-memory", action="store_true", help="also fill and checkpoint a 1M-frame memory")
     parser.add_argument("--loop-only", action="store_true",
                         help="only the learning rows at epsilon 0.01 and the loop's ceiling, for num_envs 1, 2, 4, 8")
+    parser.add_argument("--train-step", action="store_true",
+                        help="only the floor and the fused train step of each net (nature, nips2013), window length "
+                             "(4, 2) and batch size (32, 64, 128), under --config and --set")
     parser.add_argument("--config", default="keras_rl", choices=sorted(configs.PRESETS),
-                        help="with --loop-only: the preset whose env and learning settings the rows use "
+                        help="with --loop-only or --train-step: the preset whose env and learning settings the rows use "
                              "(pong: PongNoFrameskip-v4, a train step every agent step)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="with --loop-only: a config key on top of --config (repeatable), e.g. "
+                        help="with --loop-only or --train-step: a config key on top of --config (repeatable), e.g. "
                              "--set window_length=2 --set net=nips2013")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -384,8 +429,10 @@ def main(argv=None):
     if args.rss_probe is not None:  # the fresh process training_process_rss measures
         print(rss_probe(args.rss_probe))
         return
-    if (args.config != "keras_rl" or args.sets) and not args.loop_only:
-        sys.exit("benchmark.py: --config and --set apply to the --loop-only rows; add --loop-only")
+    if (args.config != "keras_rl" or args.sets) and not (args.loop_only or args.train_step):
+        sys.exit("benchmark.py: --config and --set apply to the --loop-only and --train-step rows; add one of them")
+    if args.loop_only and args.train_step:
+        sys.exit("benchmark.py: --loop-only and --train-step are two separate runs; give one")
     try:
         bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets)
     except configs.ConfigError as exc:
@@ -400,6 +447,13 @@ def main(argv=None):
         print(f"  {name:<46} {value:>12,.2f} {unit:<10} {note}", flush=True)
 
     rounds = 1 if args.quick else 3
+    if args.train_step:
+        _, train_s, _ = time_floor(10 if args.quick else 100, rounds)
+        print(f"Fused train steps on {os.cpu_count()} cores, --config {args.config} "
+              f"{' '.join('--set ' + s for s in args.sets)}".rstrip() + f"; best of {rounds}")
+        row("floor: the keras_rl preset's train step", train_s * 1000, "ms", "the figure machines are compared by")
+        train_step_rows(args, row, rounds)
+        return rows
     if args.loop_only:
         config = bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets)
         print(f"Benchmark on {os.cpu_count()} cores, --config {args.config} ({config.env_name}, {config.net} net, "

@@ -25,8 +25,40 @@ def test_benchmark_config_without_loop_only_is_refused_in_one_line():
     result = subprocess.run([sys.executable, "experiments/benchmark.py", "--config", "pong"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == "benchmark.py: --config and --set apply to the --loop-only rows; add --loop-only"
+    assert result.stderr.strip().splitlines()[-1] == ("benchmark.py: --config and --set apply to the --loop-only and --train-step rows; "
+                                                          "add one of them")
     assert "Traceback" not in result.stderr and "Benchmark on" not in result.stdout
+
+
+def test_benchmark_loop_only_and_train_step_together_are_refused_in_one_line():
+    result = subprocess.run([sys.executable, "experiments/benchmark.py", "--loop-only", "--train-step"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == \
+        "benchmark.py: --loop-only and --train-step are two separate runs; give one"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow  # a minute: twelve nets' train steps built and timed
+def test_benchmark_train_step_prints_a_row_for_each_net_window_and_batch():
+    result = subprocess.run([sys.executable, "experiments/benchmark.py", "--train-step", "--config", "pong", "--quick"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=True)
+    rows = re.findall(r"^  train step: (\w+), (\d) frames, batch (\d+)\s+[\d,]+\.\d\d ms\s+\d+ us a sample$",
+                      result.stdout, re.M)
+    assert sorted(rows) == sorted((net, window, size) for net in ("nature", "nips2013") for window in "42"
+                                  for size in ("32", "64", "128")), result.stdout
+    assert re.search(r"^  floor: the keras_rl preset's train step\s+[\d.]+ ms", result.stdout, re.M)
+
+
+def test_the_train_step_rows_build_the_net_frames_and_batch_they_name():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "experiments"))
+    import benchmark
+
+    config = benchmark.bench_config(1000, 5000, preset="pong", sets=["net=nips2013", "window_length=2", "batch_size=64"])
+    agent, batch = benchmark.train_step_setup(config)
+    assert agent.model.name == "nips2013" and tuple(agent.model.input.shape[1:]) == (2, 84, 84)
+    assert batch.state0.shape == batch.state1.shape == (64, 2, 84, 84) and batch.action.shape == (64,)
+    assert benchmark.time_train_step(config, repeats=2, rounds=1) > 0
 
 
 @pytest.mark.slow  # two minutes: 14 short runs of the Pong preset's loop
