@@ -376,18 +376,22 @@ class RingMemory(Memory):
             raise ValueError("n_step > 1 needs one observation array per entry; this memory holds several inputs")
         if gamma is None:
             raise ValueError("n-step returns need the discount: pass gamma (the agent's)")
-        one_step = self.batch_at(idx)
         entries = self._physical(idx[:, None] - 1 + np.arange(n_step)[None, :])
         terminals = self.terminals[entries]
         ended = np.logical_or.accumulate(terminals, axis=1)  # an episode ended at or before step k
         counted = np.concatenate([np.ones((len(idx), 1), dtype=bool), ~ended[:, :-1]], axis=1)
         discounts = float(gamma) ** np.arange(n_step, dtype=np.float64)
         reward = (self.rewards[entries].astype(np.float64) * discounts * counted).sum(axis=1)
-        positions, keep = self._window_positions(idx + n_step - 1)
-        state1 = self.observations[self._physical(positions)]
-        state1[~keep] = 0
-        return Batch(state0=one_step.state0, action=one_step.action, reward=reward, terminal1=ended[:, -1],
-                     state1=state1)
+        # Not `batch_at`'s state0 and one-step state1: the n-step state1 is a window of its own.
+        return Batch(state0=self._stacked_windows(idx - 1), action=self.actions[entries[:, 0]], reward=reward,
+                     terminal1=ended[:, -1], state1=self._stacked_windows(idx + n_step - 1))
+
+    def _stacked_windows(self, last):
+        """The windows ending at logical entries `last`, zero padded as `_window_positions` says."""
+        positions, keep = self._window_positions(last)
+        windows = self.observations[self._physical(positions)]
+        windows[~keep] = 0
+        return windows
 
     def _draw(self, low, high, size):
         if high - low >= size:
