@@ -5,6 +5,7 @@
     python experiments/benchmark.py --full-memory   # also fill a 1M-frame memory (about 7.5 GB)
     python experiments/benchmark.py --loop-only --config pong   # the Pong race's variants (seed 002)
     python experiments/benchmark.py --train-step --config pong  # the train step by net, frames, batch
+    python experiments/benchmark.py --loop-only --config pong --variant 'n_step=3 net=nips2013'  # side by side
 
 Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loops):
 - agent steps/s of our loop and of keras-rl2's stock loop (``DQNAgent.fit`` with
@@ -376,6 +377,24 @@ def rss_probe(entries):
     return rss_bytes()
 
 
+def variant_rows(args, row, rounds):
+    """One env's learning phase at epsilon 0.01 for the preset (with --set) and for each
+    --variant on top of it, interleaved round by round, best of `rounds`: screening candidates'
+    agent steps/s side by side."""
+    train_step = time_floor(10 if args.quick else 100, rounds)[1]
+    row("floor: the keras_rl preset's train step", train_step * 1000, "ms", "the figure machines are compared by")
+    variants = [""] + args.variants
+    best = dict.fromkeys(variants, 0.0)
+    for _ in range(rounds):
+        for variant in variants:
+            best[variant] = max(best[variant], time_our_loop(
+                args.warmup, args.learning_steps, epsilon=0.01, preset=args.config,
+                sets=args.sets + variant.split())[1])
+    for variant in variants:
+        row(f"learning, one env: {variant or 'as configured'}", best[variant], "steps/s",
+            f"best of {rounds}; {best[variant] / best['']:.2f}x as configured")
+
+
 def time_num_envs_rows(args, row, rounds):
     """The learning phase as a real run trains (epsilon 0.01 after its schedule: greedy forwards
     every step) with 1, 2, 4 and 8 envs, each in one process and (from 2 envs) with the actor
@@ -420,6 +439,10 @@ def parse_args(argv=None):
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="with --loop-only or --train-step: a config key on top of --config (repeatable), e.g. "
                              "--set window_length=2 --set net=nips2013")
+    parser.add_argument("--variant", dest="variants", action="append", default=[], metavar="'KEY=VALUE ...'",
+                        help="with --loop-only: instead of the num_envs rows, one env's learning rate at epsilon 0.01 "
+                             "for --config --set and for each variant (its keys on top of them; repeatable), "
+                             "interleaved round by round, e.g. --variant 'n_step=3 net=nips2013'")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -431,6 +454,13 @@ def main(argv=None):
         return
     if (args.config != "keras_rl" or args.sets) and not (args.loop_only or args.train_step):
         sys.exit("benchmark.py: --config and --set apply to the --loop-only and --train-step rows; add one of them")
+    if args.variants and not args.loop_only:
+        sys.exit("benchmark.py: --variant applies to the --loop-only rows; add --loop-only")
+    try:
+        for variant in args.variants:
+            bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets + variant.split())
+    except configs.ConfigError as exc:
+        sys.exit(f"benchmark.py: --variant: {exc}")
     if args.loop_only and args.train_step:
         sys.exit("benchmark.py: --loop-only and --train-step are two separate runs; give one")
     try:
@@ -460,7 +490,10 @@ def main(argv=None):
               f"{config.window_length} frames a state, batch {config.batch_size}, train interval "
               f"{config.train_interval}), warm-up {args.warmup:,}, "
               f"learning {args.learning_steps:,} steps")
-        time_num_envs_rows(args, row, rounds)
+        if args.variants:
+            variant_rows(args, row, rounds)
+        else:
+            time_num_envs_rows(args, row, rounds)
         return rows
     print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Mnih net, batch 32, train interval 4, "
           f"warm-up {args.warmup:,}, learning {args.learning_steps:,} steps")

@@ -50,6 +50,27 @@ def test_benchmark_train_step_prints_a_row_for_each_net_window_and_batch():
     assert re.search(r"^  floor: the keras_rl preset's train step\s+[\d.]+ ms", result.stdout, re.M)
 
 
+def test_variant_rows_time_one_env_for_the_config_and_each_variant_on_top_of_it():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "experiments"))
+    import argparse
+    import benchmark
+
+    args = argparse.Namespace(quick=True, warmup=200, learning_steps=400, config="pong",
+                              sets=["net=nips2013", "window_length=2"], variants=["n_step=3 batch_size=16"])
+    rows = []
+    benchmark.variant_rows(args, lambda *r: rows.append(r), rounds=1)
+    assert [r[0] for r in rows] == ["floor: the keras_rl preset's train step", "learning, one env: as configured",
+                                    "learning, one env: n_step=3 batch_size=16"]
+    assert all(r[1] > 0 for r in rows) and rows[1][3] == "best of 1; 1.00x as configured"
+
+
+def test_a_variant_that_is_not_a_config_is_refused_in_one_line():
+    result = subprocess.run([sys.executable, "experiments/benchmark.py", "--loop-only", "--variant", "n_step=zero"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("benchmark.py: --variant: ")
+
+
 def test_the_train_step_rows_build_the_net_frames_and_batch_they_name():
     sys.path.insert(0, os.path.join(REPO_ROOT, "experiments"))
     import benchmark
