@@ -377,12 +377,17 @@ def rss_probe(entries):
     return rss_bytes()
 
 
+def floor_row(args, row, rounds):
+    """The row machines are compared by: the `keras_rl` preset's fused train step (`time_floor`)."""
+    train_step = time_floor(10 if args.quick else 100, rounds)[1]
+    row("floor: the keras_rl preset's train step", train_step * 1000, "ms", "the figure machines are compared by")
+
+
 def variant_rows(args, row, rounds):
     """One env's learning phase at epsilon 0.01 for the preset (with --set) and for each
     --variant on top of it, interleaved round by round, best of `rounds`: screening candidates'
     agent steps/s side by side."""
-    train_step = time_floor(10 if args.quick else 100, rounds)[1]
-    row("floor: the keras_rl preset's train step", train_step * 1000, "ms", "the figure machines are compared by")
+    floor_row(args, row, rounds)
     variants = [""] + args.variants
     best = dict.fromkeys(variants, 0.0)
     for _ in range(rounds):
@@ -400,6 +405,7 @@ def time_num_envs_rows(args, row, rounds):
     every step) with 1, 2, 4 and 8 envs, each in one process and (from 2 envs) with the actor
     process, and the loop's ceiling with a near-free learner (as on a GPU); rows interleaved,
     best of `rounds`."""
+    floor_row(args, row, rounds)
     settings = [(1, False), (2, False), (2, True), (4, False), (4, True), (8, False), (8, True)]
     greedy, ceiling = dict.fromkeys(settings, 0.0), dict.fromkeys(settings, 0.0)
     for _ in range(rounds):
@@ -478,10 +484,9 @@ def main(argv=None):
 
     rounds = 1 if args.quick else 3
     if args.train_step:
-        _, train_s, _ = time_floor(10 if args.quick else 100, rounds)
         print(f"Fused train steps on {os.cpu_count()} cores, --config {args.config} "
               f"{' '.join('--set ' + s for s in args.sets)}".rstrip() + f"; best of {rounds}")
-        row("floor: the keras_rl preset's train step", train_s * 1000, "ms", "the figure machines are compared by")
+        floor_row(args, row, rounds)
         train_step_rows(args, row, rounds)
         return rows
     if args.loop_only:
