@@ -226,15 +226,17 @@ def time_floor(repeats, rounds=3):
         agent.compute_q_values(s0[0])
     train_seconds = act_seconds = float("inf")
     for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            agent.train_step(batch)
-        train_seconds = min(train_seconds, (time.perf_counter() - start) / repeats)
-        start = time.perf_counter()
-        for _ in range(repeats * 4):
-            np.argmax(agent.compute_q_values(s0[0]))
-        act_seconds = min(act_seconds, (time.perf_counter() - start) / (repeats * 4))
+        train_seconds = min(train_seconds, seconds_per_call(lambda: agent.train_step(batch), repeats))
+        act_seconds = min(act_seconds, seconds_per_call(lambda: np.argmax(agent.compute_q_values(s0[0])), repeats * 4))
     return 1.0 / (train_seconds / 4 + act_seconds), train_seconds, act_seconds
+
+
+def seconds_per_call(call, repeats):
+    """Mean seconds of `call()` over `repeats` calls in a row."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    return (time.perf_counter() - start) / repeats
 
 
 def train_step_setup(config, nb_actions=6):
@@ -251,15 +253,8 @@ def time_train_step(config, repeats, rounds=3):
     """Seconds of one fused train step of `config`'s net, window and batch size (the best of
     `rounds` runs of `repeats` steps: noise only ever makes it slower)."""
     agent, batch = train_step_setup(config)
-    for _ in range(3):
-        agent.train_step(batch)
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            agent.train_step(batch)
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return best
+    seconds_per_call(lambda: agent.train_step(batch), 3)  # the first calls build and warm the graph
+    return min(seconds_per_call(lambda: agent.train_step(batch), repeats) for _ in range(rounds))
 
 
 def train_step_rows(args, row, rounds):
@@ -405,7 +400,6 @@ def time_num_envs_rows(args, row, rounds):
     every step) with 1, 2, 4 and 8 envs, each in one process and (from 2 envs) with the actor
     process, and the loop's ceiling with a near-free learner (as on a GPU); rows interleaved,
     best of `rounds`."""
-    floor_row(args, row, rounds)
     settings = [(1, False), (2, False), (2, True), (4, False), (4, True), (8, False), (8, True)]
     greedy, ceiling = dict.fromkeys(settings, 0.0), dict.fromkeys(settings, 0.0)
     for _ in range(rounds):
@@ -462,17 +456,17 @@ def main(argv=None):
         sys.exit("benchmark.py: --config and --set apply to the --loop-only and --train-step rows; add one of them")
     if args.variants and not args.loop_only:
         sys.exit("benchmark.py: --variant applies to the --loop-only rows; add --loop-only")
-    try:
-        for variant in args.variants:
-            bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets + variant.split())
-    except configs.ConfigError as exc:
-        sys.exit(f"benchmark.py: --variant: {exc}")
     if args.loop_only and args.train_step:
         sys.exit("benchmark.py: --loop-only and --train-step are two separate runs; give one")
     try:
         bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets)
     except configs.ConfigError as exc:
         sys.exit(f"benchmark.py: {exc}")
+    try:
+        for variant in args.variants:
+            bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets + variant.split())
+    except configs.ConfigError as exc:
+        sys.exit(f"benchmark.py: --variant: {exc}")
     if args.quick:
         args.warmup, args.learning_steps = 300, 700
     make_deterministic(0)
@@ -496,8 +490,9 @@ def main(argv=None):
               f"{config.train_interval}), warm-up {args.warmup:,}, "
               f"learning {args.learning_steps:,} steps")
         if args.variants:
-            variant_rows(args, row, rounds)
+            variant_rows(args, row, rounds)  # the floor first, then the variants
         else:
+            floor_row(args, row, rounds)  # (the full run has loop_rows' own floor row)
             time_num_envs_rows(args, row, rounds)
         return rows
     print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Mnih net, batch 32, train interval 4, "

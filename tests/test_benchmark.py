@@ -71,6 +71,14 @@ def test_a_variant_that_is_not_a_config_is_refused_in_one_line():
     assert result.stderr.strip().splitlines()[-1].startswith("benchmark.py: --variant: ")
 
 
+def test_a_bad_set_beside_a_good_variant_is_blamed_on_the_set():
+    result = subprocess.run([sys.executable, "experiments/benchmark.py", "--loop-only", "--set", "n_step=zero",
+                             "--variant", "n_step=3"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("benchmark.py: ") and "--variant" not in last and "n_step" in last
+
+
 def test_the_train_step_rows_build_the_net_frames_and_batch_they_name():
     sys.path.insert(0, os.path.join(REPO_ROOT, "experiments"))
     import benchmark
