@@ -214,7 +214,7 @@ def test_help_lists_every_config_key():
     result = run_cli("--help")
     assert "epsilon_steps" in result.stdout and "--env-name" in result.stdout
     for key in ("enable_double_dqn", "dueling_type", "adam_epsilon", "noop_max", "max_pool_frames",
-                "terminal_on_life_loss", "fire_reset", "eval_every", "eval_episodes"):
+                "terminal_on_life_loss", "fire_reset", "eval_every", "eval_episodes", "n_step", "nips2013", "pong_fast"):
         assert key in result.stdout, key
 
 

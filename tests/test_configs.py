@@ -47,7 +47,7 @@ def test_bad_overrides_say_what_is_wrong(item, fragment):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(configs.ConfigError, match="keras_rl, fast, colab, laptop, pong, smoke"):
+    with pytest.raises(configs.ConfigError, match="keras_rl, fast, colab, laptop, pong, pong_fast, smoke"):
         configs.make_config("fastest")
 
 
@@ -121,6 +121,15 @@ def test_pong_preset_is_the_books_hyperparameters_on_the_references_env():
         100_000, 10_000, 1_000, 1, 32)
     assert (c.epsilon_max, c.epsilon_min, c.epsilon_steps, c.learning_rate, c.gamma) == (1.0, 0.02, 100_000, 1e-4, 0.99)
     assert c.delta_clip == float("inf") and not c.enable_double_dqn and not c.enable_dueling_network
+
+
+def test_pong_fast_is_pong_with_the_nips_net_and_a_1m_step_run():
+    """The screening chose one lever (weights/README.md): every other key, the schedule included,
+    stays `pong`'s, so the race's runs compare with `pong`'s."""
+    pong, pong_fast = configs.make_config("pong"), configs.make_config("pong_fast")
+    changed = {key: pong_fast[key] for key in pong if pong_fast[key] != pong[key]}
+    assert changed == {"preset": "pong_fast", "net": "nips2013", "total_steps": 1_000_000}
+    assert (pong_fast.checkpoint_every, pong_fast.eval_every, pong_fast.eval_episodes) == (25_000, 50_000, 10)
 
 
 def test_a_saved_config_naming_no_preset_reads_as_custom_everywhere():
