@@ -7,7 +7,7 @@
     python experiments/benchmark.py --train-step --config pong  # the train step by net, frames, batch
     python experiments/benchmark.py --loop-only --config pong --variant 'n_step=3 net=nips2013'  # side by side
 
-Rows (Breakout, Mnih net, batch 32, train interval 4, same warm-up for both loops):
+Rows (Breakout, Nature net, batch 32, train interval 4, same warm-up for both loops):
 - agent steps/s of our loop and of keras-rl2's stock loop (``DQNAgent.fit`` with
   ``SequentialMemory`` and the example's processor, run through ``OldGymAPI`` below), in the
   warm-up phase and in the learning phase, and their ratios;
@@ -121,7 +121,7 @@ def bench_config(warmup, memory_limit, epsilon=None, preset="keras_rl", sets=())
 
 def trivial_model(nb_actions, window_length=4):
     """A learner that costs almost nothing, to measure what the loop itself delivers (on a GPU the
-    Mnih net's train step is a millisecond or two): a corner of 4x4 pixels of each frame, then one
+    Nature net's train step is a millisecond or two): a corner of 4x4 pixels of each frame, then one
     dense layer. Its input is what the nets take (``agent/nets.py``): `window_length` stacked
     uint8 frames, as the preset it stands in for stacks (the whole batch is fed, as to a net),
     scaled to [0, 1] in the graph. (Until 2026-12-04 it was a dense layer on all 28,224 pixels,
@@ -139,7 +139,7 @@ def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, 
                   preset="keras_rl", sets=()):
     """(warm-up steps/s, learning steps/s) of the training loop `dqnkit.training` runs: its actor
     with `num_envs` envs, in this process or (`actor_process`) in one of its own, and keras-rl2's
-    rules per transition; `model` replaces the Mnih net (see `trivial_model`); `preset` gives the
+    rules per transition; `model` replaces the config's net (see `trivial_model`); `preset` gives the
     env and the learning settings (train interval, loss). Steps count transitions, `num_envs` per
     vector step."""
     memory = max(warmup + learning_steps + 10_000, 20_000)
@@ -438,13 +438,34 @@ def parse_args(argv=None):
                              "(pong: PongNoFrameskip-v4, a train step every agent step)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="with --loop-only or --train-step: a config key on top of --config (repeatable), e.g. "
-                             "--set window_length=2 --set net=nips2013")
+                             "--set window_length=2 --set net=nips2013 (keys the rows set themselves are refused)")
     parser.add_argument("--variant", dest="variants", action="append", default=[], metavar="'KEY=VALUE ...'",
-                        help="with --loop-only: instead of the num_envs rows, one env's learning rate at epsilon 0.01 "
-                             "for --config --set and for each variant (its keys on top of them; repeatable), "
+                        help="with --loop-only: instead of the num_envs rows, one env's agent steps/s while learning "
+                             "(epsilon 0.01) for --config --set and for each variant (its keys on top of them; repeatable), "
                              "interleaved round by round, e.g. --variant 'n_step=3 net=nips2013'")
     parser.add_argument("--rss-probe", type=int, metavar="ENTRIES", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+# Keys every row sets itself (bench_config, time_our_loop), and those --train-step varies: given
+# with --set or --variant they would be overwritten without a word, so they are refused.
+ROW_KEYS = {"nb_steps_warmup": "give --warmup instead", "memory_limit": "each row sizes it to its steps",
+            "epsilon_steps": "rows act at epsilon 0.01, or on the example's schedule",
+            "epsilon_max": "rows act at epsilon 0.01, or on the example's schedule",
+            "epsilon_min": "rows act at epsilon 0.01, or on the example's schedule", "video": "never recorded",
+            "num_envs": "each row sets its own", "actor_process": "each row sets its own"}
+TRAIN_STEP_KEYS = ("net", "window_length", "batch_size")
+
+
+def keys_the_rows_set_themselves(args):
+    """A one-line refusal naming the first --set or --variant key the rows would overwrite, or ''."""
+    given = [("--set", s) for s in args.sets] + [("--variant", v) for variant in args.variants for v in variant.split()]
+    for flag, setting in given:
+        key = setting.split("=", 1)[0].strip()
+        if key in ROW_KEYS or (args.train_step and key in TRAIN_STEP_KEYS):
+            why = ROW_KEYS.get(key, "--train-step times each net, window length and batch size")
+            return f"{flag} {key}: the benchmark sets {key} itself ({why}); drop it"
+    return ""
 
 
 def main(argv=None):
@@ -458,6 +479,9 @@ def main(argv=None):
         sys.exit("benchmark.py: --variant applies to the --loop-only rows; add --loop-only")
     if args.loop_only and args.train_step:
         sys.exit("benchmark.py: --loop-only and --train-step are two separate runs; give one")
+    refused = keys_the_rows_set_themselves(args)
+    if refused:
+        sys.exit(f"benchmark.py: {refused}")
     try:
         bench_config(args.warmup, 20_000, preset=args.config, sets=args.sets)
     except configs.ConfigError as exc:
@@ -495,7 +519,7 @@ def main(argv=None):
             floor_row(args, row, rounds)  # (the full run has loop_rows' own floor row)
             time_num_envs_rows(args, row, rounds)
         return rows
-    print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Mnih net, batch 32, train interval 4, "
+    print(f"Benchmark on {os.cpu_count()} cores, {ENV}, Nature net, batch 32, train interval 4, "
           f"warm-up {args.warmup:,}, learning {args.learning_steps:,} steps")
     raw, processed = real_frames(300 if args.quick else 3000, AtariProcessor())
     loop_rows(args, row, raw, rounds)

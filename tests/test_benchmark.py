@@ -79,6 +79,23 @@ def test_a_bad_set_beside_a_good_variant_is_blamed_on_the_set():
     assert last.startswith("benchmark.py: ") and "--variant" not in last and "n_step" in last
 
 
+@pytest.mark.parametrize("flags, line", [
+    (["--loop-only", "--set", "num_envs=4"],
+     "benchmark.py: --set num_envs: the benchmark sets num_envs itself (each row sets its own); drop it"),
+    (["--loop-only", "--variant", "n_step=3 nb_steps_warmup=100"],
+     "benchmark.py: --variant nb_steps_warmup: the benchmark sets nb_steps_warmup itself (give --warmup instead); "
+     "drop it"),
+    (["--train-step", "--set", "net=nips2013"],
+     "benchmark.py: --set net: the benchmark sets net itself (--train-step times each net, window length and batch "
+     "size); drop it"),
+])
+def test_keys_the_rows_set_themselves_are_refused_not_overwritten(flags, line):
+    result = subprocess.run([sys.executable, "experiments/benchmark.py", *flags], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == line
+
+
 def test_the_train_step_rows_build_the_net_frames_and_batch_they_name():
     sys.path.insert(0, os.path.join(REPO_ROOT, "experiments"))
     import benchmark

@@ -67,6 +67,12 @@ def test_n_step_across_the_rings_wrap():
     assert batch.state1[0].ravel().tolist() == [8, 9]
     drawn = memory.sample_batch(5, n_step=3, gamma=0.5)  # only logical 3 is drawable: 2 crosses the reset
     assert drawn.reward.tolist() == [13.25] * 5
+    # limit 7 keeps entries 3..9 (entry e in slot e % 7): the sum over entries 6, 7, 8 reads slots
+    # 6, 0, 1 and the bootstrap window (entries 8, 9) slots 1, 2, across the ring's physical end.
+    straddling = toy_memory(limit=7).n_step_batch_at(np.array([4]), 3, 0.5)
+    reward, terminal, frames, next_frames = BY_HAND[7]
+    assert straddling.reward[0] == reward and bool(straddling.terminal1[0]) == terminal
+    assert straddling.state0[0].ravel().tolist() == frames and straddling.state1[0].ravel().tolist() == next_frames
 
 
 def test_four_envs_streams_never_mix_in_a_sum():
@@ -132,6 +138,16 @@ def test_n_step_is_refused_where_keras_rl2s_path_would_serve():
         build_agent(config, 3, memory=SequentialMemory(limit=1000, window_length=4))
 
 
+@pytest.mark.parametrize("bad", [0, 2.5, float("inf"), float("nan"), "3", True, None])
+def test_fast_dqn_agent_refuses_an_n_step_that_is_not_a_whole_number_of_steps(bad):
+    from dqnkit.agent import FastDQNAgent, build_agent
+
+    agent = build_agent(configs.make_config("smoke", {"n_step": 2}), 3)
+    assert agent.get_config()["n_step"] == 2  # keras-rl2's config of the agent, plus our key
+    with pytest.raises(ValueError, match="n_step must be a whole number of steps >= 1, got "):
+        FastDQNAgent(agent.model, nb_actions=3, memory=agent.memory, policy=agent.policy, n_step=bad)
+
+
 def test_configs_saved_before_the_key_read_as_one_step_and_the_warm_up_grows():
     assert configs.from_saved({"seed": 5}).n_step == 1 and configs.from_saved({"seed": 5}).net == "nature"
     config = configs.make_config("smoke", {"n_step": 3, "nb_steps_warmup": 38})  # 4 + 32 + 2 = 38 < 40
@@ -139,6 +155,24 @@ def test_configs_saved_before_the_key_read_as_one_step_and_the_warm_up_grows():
         configs.validate(config)
     with pytest.raises(configs.ConfigError, match="n_step must be at least 1"):
         configs.validate(configs.make_config("smoke", {"n_step": 0}))
+
+
+def test_every_env_stream_can_be_sampled_when_training_starts(tmp_path):
+    """With N envs each env keeps a stream of its own and a transition needs window_length
+    entries before it and n_step after it in that stream: a warm-up or a memory too small for
+    that is refused by validation in one line, and the smallest warm-up accepted trains (it
+    used to pass validation and then crash at the first sample)."""
+    from helpers import run_cli
+
+    too_short = configs.make_config("smoke", {"num_envs": 8, "n_step": 3, "nb_steps_warmup": 55})
+    with pytest.raises(configs.ConfigError, match=r"num_envs x \(window_length \+ n_step\) = 56"):
+        configs.validate(too_short)
+    too_small = configs.make_config("smoke", {"num_envs": 8, "memory_limit": 40, "nb_steps_warmup": 40})
+    with pytest.raises(configs.ConfigError, match=r"memory_limit / num_envs \(5\) must be at least"):
+        configs.validate(too_small)
+    result = run_cli("--mode", "train", "--config", "smoke", "--no-video", "--run-dir", tmp_path / "run",
+                     "--set", "num_envs=8", "--set", "n_step=3", "--set", "nb_steps_warmup=56", "--steps", "160")
+    assert "Segment done: step 160" in result.stdout
 
 
 def test_an_n_step_run_split_by_sigterm_is_the_straight_run(tmp_path):
@@ -179,20 +213,25 @@ def test_a_config_made_by_hand_without_the_new_keys_trains_as_before():
 
 def test_two_stacked_frames_train_resume_and_play_end_to_end(tmp_path):
     """Seed 002's wrappers as keys (no no-op reset, a plain 4-frame skip, 2 stacked frames) with
-    the nips2013 net: a run split in two segments, then test mode playing its best weights from
-    their path with the config saved beside them (as a shipped agent plays), which builds the
-    2-frame net the weights need (the keras_rl preset's 4 frames would refuse them)."""
+    the nips2013 net and 3-step returns on one env (whose actor takes its next action from the
+    train step's own graph call): a run split in two segments is bitwise the run trained
+    straight through; then test mode plays its best weights from their path with the config
+    saved beside them (as a shipped agent plays), which builds the 2-frame net the weights need
+    (the keras_rl preset's 4 frames would refuse them)."""
     import shutil
 
-    from helpers import run_cli
+    from helpers import assert_same_run, run_cli
 
     args = ["--mode", "train", "--config", "smoke", "--no-video", "--env-name", "PongNoFrameskip-v4",
             "--set", "frame_skip=4", "--set", "noop_max=0", "--set", "window_length=2", "--set", "net=nips2013",
-            "--set", "total_steps=1200", "--set", "checkpoint_every=600", "--set", "eval_every=600"]
-    run_dir = tmp_path / "two-frames"
+            "--set", "n_step=3", "--set", "total_steps=1200", "--set", "checkpoint_every=600",
+            "--set", "eval_every=600"]
+    run_dir, straight = tmp_path / "two-frames", tmp_path / "straight"
     run_cli(*args, "--run-dir", run_dir, "--steps", "600")
     resumed = run_cli(*args, "--run-dir", run_dir)
     assert "Resumed" in resumed.stdout and "Segment done: step 1,200" in resumed.stdout
+    run_cli(*args, "--run-dir", straight)
+    assert_same_run(run_dir, straight)
     shipped = tmp_path / "weights"
     shipped.mkdir()
     shutil.copyfile(run_dir / "best_weights.h5", shipped / "dqn_PongNoFrameskip-v4_weights.h5")

@@ -176,3 +176,34 @@ def test_steps_and_sizes_that_do_not_split_into_vector_steps_are_refused(tmp_pat
     one_env = [arg if arg != "num_envs=4" else "num_envs=1" for arg in FOUR_ENVS]
     other = run_cli(*one_env, "--run-dir", tmp_path / "a", check=False)  # the same run with one env
     assert other.returncode == 2 and "num_envs: 4 -> 1" in other.stderr
+
+
+def test_an_actor_that_fails_to_start_reports_its_own_error_not_the_close(monkeypatch):
+    """When restoring the envs' state fails, the actor closes the envs it made; if a close fails
+    too, the restore's error is the one raised, with the close's as a note."""
+    from dqnkit import configs
+    from dqnkit.acting import local_actor
+
+    made = []
+
+    def make_envs_whose_first_close_fails(config, render_first):
+        envs, seeds = real_make(config, render_first=render_first)
+        made.extend(envs)
+
+        def broken_close():
+            raise OSError("close failed")
+        envs[0].close = broken_close
+        return envs, seeds
+
+    def broken_restore(*args):
+        raise RuntimeError("restore failed")
+
+    real_make = local_actor.make_run_envs
+    monkeypatch.setattr(local_actor, "make_run_envs", make_envs_whose_first_close_fails)
+    monkeypatch.setattr(local_actor, "restore_envs", broken_restore)
+    config = configs.make_config("smoke", {"num_envs": 2})
+    with pytest.raises(RuntimeError, match="restore failed") as raised:
+        local_actor.LocalActor(config, None, None, None, None, checkpoint=({}, {}))
+    assert raised.value.__notes__ == ["closing the envs afterwards also failed: OSError('close failed')"]
+    del made[0].close  # the real close, for the env the test broke
+    made[0].close()

@@ -93,6 +93,7 @@ def test_test_mode_plays_the_shipped_agent_on_a_fresh_checkout(tmp_path):
     assert "Episode 1: score" in result.stdout and "Mean score over 1 episodes" in result.stdout
     config = json.loads((checkout / "weights" / "dqn_BreakoutDeterministic-v4_config.json").read_text())
     assert config["fire_reset"] and config["max_pool_frames"]  # played with the preprocessing it learnt with
+    assert config["net"] == "nature" and config["n_step"] == 1  # and the net it learnt with, named
 
 
 def test_the_notebooks_watch_plays_the_shipped_agent_before_its_run_has_weights(tmp_path, capsys):

@@ -161,7 +161,7 @@ class ActorProcess:
     (``env_bundle.saved_games``); `schedule.checkpoint_due(before, after)` says whether a
     checkpoint is due at the end of the vector step from `before` to `after`; `video` is
     (folder, prefix, first episode) or None; `model(nb_actions)`, a module-level function, builds
-    the net when it is not the config's Mnih net (the benchmark's trivial model)."""
+    the net when it is not the config's own (the benchmark's trivial model)."""
 
     def __init__(self, config, agent, learner, start_step, stop_step, schedule, pending_weights, env_parts,
                  rng_parts, saved_games, video=None, model=None):

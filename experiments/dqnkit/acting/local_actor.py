@@ -31,8 +31,11 @@ class LocalActor:
             for i, game in enumerate(games):
                 if game is not None:
                     self.actor.set_game_state(i, *game)
-        except BaseException:
-            self.close()  # the envs made so far; the runner never got this actor to close
+        except BaseException as error:
+            try:
+                self.close()  # the envs made so far; the runner never got this actor to close
+            except Exception as close_error:  # noqa: BLE001  (the error that stopped us is the one to report)
+                error.add_note(f"closing the envs afterwards also failed: {close_error!r}")
             raise
 
     def step(self, step):

@@ -5,5 +5,5 @@ from dqnkit._exports import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "fast_dqn": ["FastDQNAgent", "build_agent", "is_annealed_eps_greedy"],
-    "nets": ["build_mnih2015_model"],
+    "nets": ["build_mnih2015_model", "build_nips2013_model", "build_net", "NETS"],
 })

@@ -29,6 +29,8 @@ expects them in keras-rl2's layout.
 """
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
+import numbers
+
 import numpy as np
 import tensorflow as tf
 import tf_keras
@@ -123,12 +125,18 @@ class FastDQNAgent(DQNAgent):
 
     def __init__(self, *args, n_step=1, **kwargs):
         super().__init__(*args, **kwargs)
-        if isinstance(n_step, bool) or int(n_step) != n_step or n_step < 1:
+        whole = isinstance(n_step, numbers.Real) and not isinstance(n_step, bool) and np.isfinite(n_step) \
+            and int(n_step) == n_step
+        if not whole or n_step < 1:
             raise ValueError(f"n_step must be a whole number of steps >= 1, got {n_step!r}")
         self.n_step = int(n_step)
         if self.n_step > 1 and self.memory_interval != 1:
             raise ValueError(f"n_step > 1 sums rewards of consecutive entries; memory_interval={self.memory_interval} "
                              "stores every other step: use memory_interval=1")
+
+    def get_config(self):
+        """keras-rl2's config of the agent, with `n_step` (which it does not know) added."""
+        return {**super().get_config(), "n_step": self.n_step}
 
     def compile(self, optimizer, metrics=None):
         metrics = list(metrics or [])

@@ -1,7 +1,7 @@
 """The Q-networks a config's ``net`` key names: Mnih et al. 2015 ("Human-level control through deep
 reinforcement learning", Nature; the net of keras-rl's Atari example) and Mnih et al. 2013
 ("Playing Atari with Deep Reinforcement Learning", NIPS Deep Learning Workshop: the smaller net
-that first learnt Pong, about a third of the Nature net's train step on a CPU)."""
+that first learnt Pong, a little under half the Nature net's train step on a CPU)."""
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
 import tf_keras

@@ -11,7 +11,7 @@ DEFAULTS = {
     "num_envs": (1, "envs played side by side, their transitions in one replay memory (each env its own stream); steps count transitions, N per vector step, and every step key keeps its meaning"),
     "window_length": (4, "frames stacked into one state (keras-rl2 Memory window_length)"),
     "memory_limit": (1_000_000, "replay memory size in transitions (one 84x84 uint8 frame each)"),
-    "net": ("nature", "the Q-network: nature (Mnih et al. 2015, keras-rl's example: conv 32-64-64, dense 512) or nips2013 (Mnih et al. 2013: conv 16-32, dense 256, about a third of the train step)"),
+    "net": ("nature", "the Q-network: nature (Mnih et al. 2015, keras-rl's example: conv 32-64-64, dense 512) or nips2013 (Mnih et al. 2013: conv 16-32, dense 256, a little under half the train step)"),
     "batch_size": (32, "transitions per training step (DQNAgent batch_size)"),
     "gamma": (0.99, "discount factor (DQNAgent gamma)"),
     "n_step": (1, "n-step returns: the target sums the next n clipped rewards, discounted, plus gamma**n times the value n steps later, cut at an episode's end (Sutton 1988; Rainbow, Dopamine, Tianshou); 1: keras-rl2's one-step DQN target"),

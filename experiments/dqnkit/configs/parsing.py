@@ -172,16 +172,36 @@ def validate(config):
             if config[key] % config.num_envs:
                 raise ConfigError(f"{key} ({config[key]:,}) must be a multiple of num_envs ({config.num_envs}): steps "
                                   f"count transitions, num_envs per vector step; set {key} to a multiple of {config.num_envs}")
+    _validate_memory_and_warm_up(config)
+    return config
+
+
+def _validate_memory_and_warm_up(config):
+    """The replay memory and the warm-up are big enough for the first batch to be sampled."""
     # A transition needs window_length entries before it and one after; n-step returns n - 1 more.
     extra = "" if config.n_step == 1 else " + n_step - 1"
     needed = config.window_length + config.batch_size + 2 + config.n_step - 1
     if config.memory_limit < needed:
-        raise ConfigError(f"memory_limit ({config.memory_limit}) must exceed window_length + batch_size + 2{extra}")
+        raise ConfigError(f"memory_limit ({config.memory_limit}) must be at least window_length + batch_size + 2{extra} "
+                          f"= {needed}")
     if config.nb_steps_warmup < needed:
         raise ConfigError(
             f"nb_steps_warmup ({config.nb_steps_warmup}) must be at least window_length + batch_size + 2{extra} "
-            "so the first batch can be sampled without repeats")
-    return config
+            f"= {needed} so the first batch can be sampled without repeats")
+    if config.num_envs > 1:
+        # Each env keeps a stream of its own (memory/streams.py), and a transition is sampled from
+        # one stream: window_length entries before it, n_step after it, all in that env's stream.
+        per_stream = config.window_length + config.n_step + 1
+        if config.memory_limit // config.num_envs < per_stream:
+            raise ConfigError(
+                f"memory_limit / num_envs ({config.memory_limit // config.num_envs}) must be at least window_length "
+                f"+ n_step + 1 = {per_stream}: each env's share of the memory must hold a transition; raise memory_limit")
+        # The first train step comes after nb_steps_warmup + 1 entries, spread evenly over the envs.
+        warmup = config.num_envs * (config.window_length + config.n_step)
+        if config.nb_steps_warmup < warmup:
+            raise ConfigError(
+                f"nb_steps_warmup ({config.nb_steps_warmup}) must be at least num_envs x (window_length + n_step) "
+                f"= {warmup} so an env's stream holds a transition when training starts; raise nb_steps_warmup")
 
 
 def run_defining_differences(saved, current):

@@ -25,7 +25,7 @@ What is stored, and how (what makes it a drop-in for ``SequentialMemory``):
   (an int beyond 2**53 among floats), or an action of another kind (a float where ints were
   stored), is refused;
 - any ``limit`` >= 1 is accepted; like ``SequentialMemory``, sampling needs at least
-  ``window_length + 2`` entries.
+  ``window_length + 2`` entries (``n_step - 1`` more for n-step returns).
 
 Entry semantics (identical to ``SequentialMemory``): entry ``i`` holds the observation the
 agent acted on, the action, the reward and whether the episode ended *after* that action. A
@@ -37,6 +37,11 @@ sampled transition at logical index ``idx`` (0 = oldest kept entry) is::
 
 and indexes whose entry ``idx-2`` is terminal are redrawn (that transition would cross a
 reset). ``tests/test_memory.py`` checks this against ``SequentialMemory``.
+
+n-step returns (``sample_batch(..., n_step=n, gamma=g)``, not keras-rl2's: its ``sample`` and
+``batch_idxs`` keep their one-step meaning) draw only transitions whose n entries are stored, and
+give the discounted sum of rewards idx-1 .. idx+n-2 cut at an episode's end, with state1 the
+window ending at entry idx+n-1 (``n_step_batch_at``; ``tests/test_n_step.py``).
 
 The memory also counts every append (``total_appended``): checkpoints use it to write only the
 entries that are new since the previous checkpoint (``export_entries``/``import_entries``).

@@ -11,8 +11,10 @@ transition against one ``SequentialMemory`` per env fed the same entries.
   must be a multiple of ``streams``);
 - sampling is uniform over every transition stored in any stream (a transition is what
   ``RingMemory`` samples: an entry with ``window_length`` entries before it and one after it,
-  not crossing an episode's end), without replacement when there are enough of them; the
-  draws come from this memory's own generator, the streams' generators are not used.
+  or ``n_step`` after it with n-step returns, not crossing an episode's end), without
+  replacement when there are enough of them, with replacement when there are fewer (early
+  with many envs: each stream's first ``window_length + n_step`` entries give none); the draws
+  come from this memory's own generator, the streams' generators are not used.
 
 Entries are appended to one stream at a time (``memory.streams[i].append(...)``, which also
 keeps that env's window of recent frames); ``append`` on the whole memory is refused, so
