@@ -162,7 +162,8 @@ def time_our_loop(warmup, learning_steps, epsilon=None, model=None, num_envs=1, 
     else:
         env_list, _ = make_run_envs(config)
         # As training's LocalActor: one env looks ahead (the next greedy action from the train step's call).
-        actor = Actor(agent, env_list, AtariProcessor(), streams, learner, look_ahead=num_envs == 1)
+        actor = Actor(agent, env_list, AtariProcessor(), streams, learner, config.terminal_on_life_loss,
+                      look_ahead=num_envs == 1)
     marks, step = [(0, time.perf_counter())], 0
     try:
         while step < total:

@@ -138,7 +138,7 @@ def test_n_step_is_refused_where_keras_rl2s_path_would_serve():
         build_agent(config, 3, memory=SequentialMemory(limit=1000, window_length=4))
 
 
-@pytest.mark.parametrize("bad", [0, 2.5, float("inf"), float("nan"), "3", True, None])
+@pytest.mark.parametrize("bad", [0, 2.5, float("inf"), float("nan"), 10 ** 400, "3", True, None])
 def test_fast_dqn_agent_refuses_an_n_step_that_is_not_a_whole_number_of_steps(bad):
     from dqnkit.agent import FastDQNAgent, build_agent
 
@@ -160,18 +160,25 @@ def test_configs_saved_before_the_key_read_as_one_step_and_the_warm_up_grows():
 def test_every_env_stream_can_be_sampled_when_training_starts(tmp_path):
     """With N envs each env keeps a stream of its own and a transition needs window_length
     entries before it and n_step after it in that stream: a warm-up or a memory too small for
-    that is refused by validation in one line, and the smallest warm-up accepted trains (it
-    used to pass validation and then crash at the first sample)."""
+    that is refused by validation in one line (such configs used to pass it and then crash at
+    the first sample), and the shortest warm-up accepted trains."""
     from helpers import run_cli
 
-    too_short = configs.make_config("smoke", {"num_envs": 8, "n_step": 3, "nb_steps_warmup": 55})
-    with pytest.raises(configs.ConfigError, match=r"num_envs x \(window_length \+ n_step\) = 56"):
+    # Training starts at the first step past the warm-up that is a multiple of train_interval; env
+    # 0's stream holds step // 8 + 1 entries then, and a transition needs 4 + 3 + 1 of them: step 56.
+    too_short = configs.make_config("smoke", {"num_envs": 8, "n_step": 3, "nb_steps_warmup": 54, "train_interval": 1})
+    with pytest.raises(configs.ConfigError, match=r"training would start at step 55, before any env's stream holds "
+                                                  r"a transition \(step 56\); set nb_steps_warmup to at least 55"):
         configs.validate(too_short)
+    configs.validate(configs.make_config("smoke", {"num_envs": 8, "n_step": 3, "nb_steps_warmup": 52}))  # step 56
+    with pytest.raises(configs.ConfigError, match="set nb_steps_warmup to at least 52"):  # smoke: every 4th step
+        configs.validate(configs.make_config("smoke", {"num_envs": 8, "n_step": 3, "nb_steps_warmup": 51}))
     too_small = configs.make_config("smoke", {"num_envs": 8, "memory_limit": 40, "nb_steps_warmup": 40})
     with pytest.raises(configs.ConfigError, match=r"memory_limit / num_envs \(5\) must be at least"):
         configs.validate(too_small)
     result = run_cli("--mode", "train", "--config", "smoke", "--no-video", "--run-dir", tmp_path / "run",
-                     "--set", "num_envs=8", "--set", "n_step=3", "--set", "nb_steps_warmup=56", "--steps", "160")
+                     "--set", "num_envs=8", "--set", "n_step=3", "--set", "nb_steps_warmup=55",
+                     "--set", "train_interval=1", "--steps", "160")
     assert "Segment done: step 160" in result.stdout
 
 

@@ -29,6 +29,7 @@ expects them in keras-rl2's layout.
 """
 from dqnkit import compat  # noqa: F401  (tf-keras before TensorFlow)
 
+import math
 import numbers
 
 import numpy as np
@@ -125,8 +126,11 @@ class FastDQNAgent(DQNAgent):
 
     def __init__(self, *args, n_step=1, **kwargs):
         super().__init__(*args, **kwargs)
-        whole = isinstance(n_step, numbers.Real) and not isinstance(n_step, bool) and np.isfinite(n_step) \
-            and int(n_step) == n_step
+        try:
+            whole = isinstance(n_step, numbers.Real) and not isinstance(n_step, bool) and math.isfinite(n_step) \
+                and int(n_step) == n_step
+        except (TypeError, ValueError, OverflowError):  # e.g. an int too large for a float
+            whole = False
         if not whole or n_step < 1:
             raise ValueError(f"n_step must be a whole number of steps >= 1, got {n_step!r}")
         self.n_step = int(n_step)

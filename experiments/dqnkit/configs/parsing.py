@@ -195,13 +195,21 @@ def _validate_memory_and_warm_up(config):
         if config.memory_limit // config.num_envs < per_stream:
             raise ConfigError(
                 f"memory_limit / num_envs ({config.memory_limit // config.num_envs}) must be at least window_length "
-                f"+ n_step + 1 = {per_stream}: each env's share of the memory must hold a transition; raise memory_limit")
-        # The first train step comes after nb_steps_warmup + 1 entries, spread evenly over the envs.
-        warmup = config.num_envs * (config.window_length + config.n_step)
-        if config.nb_steps_warmup < warmup:
+                f"+ n_step + 1 = {per_stream}: each env's share of the memory must hold a transition; set memory_limit "
+                f"to at least {config.num_envs * per_stream}")
+        # The actor stores step s, then trains at s if s > nb_steps_warmup and s is a multiple of
+        # train_interval: the first train step comes with s + 1 entries, dealt round the envs, so
+        # env 0's stream, the fullest, holds s // num_envs + 1: a transition can be drawn once
+        # s >= num_envs x (window_length + n_step). (Entries after game ends only add to a stream.)
+        ready = config.num_envs * (config.window_length + config.n_step)
+        interval = config.train_interval
+        first_train = (config.nb_steps_warmup // interval + 1) * interval
+        if first_train < ready:
+            shortest = (-(-ready // interval) - 1) * interval
             raise ConfigError(
-                f"nb_steps_warmup ({config.nb_steps_warmup}) must be at least num_envs x (window_length + n_step) "
-                f"= {warmup} so an env's stream holds a transition when training starts; raise nb_steps_warmup")
+                f"nb_steps_warmup ({config.nb_steps_warmup}) is too short for {config.num_envs} envs: training "
+                f"would start at step {first_train}, before any env's stream holds a transition (step {ready}); "
+                f"set nb_steps_warmup to at least {shortest}")
 
 
 def run_defining_differences(saved, current):
