@@ -451,10 +451,10 @@ def parse_args(argv=None):
 # Keys every row sets itself (bench_config, time_our_loop), and those --train-step varies: given
 # with --set or --variant they would be overwritten without a word, so they are refused.
 ROW_KEYS = {"nb_steps_warmup": "give --warmup instead", "memory_limit": "each row sizes it to its steps",
-            "epsilon_steps": "rows act at epsilon 0.01, or on the example's schedule",
-            "epsilon_max": "rows act at epsilon 0.01, or on the example's schedule",
-            "epsilon_min": "rows act at epsilon 0.01, or on the example's schedule", "video": "never recorded",
-            "num_envs": "each row sets its own", "actor_process": "each row sets its own"}
+            "video": "never recorded",
+            **dict.fromkeys(("epsilon_steps", "epsilon_max", "epsilon_min"),
+                            "rows act at epsilon 0.01, or on the example's schedule"),
+            **dict.fromkeys(("num_envs", "actor_process"), "each row sets its own")}
 TRAIN_STEP_KEYS = ("net", "window_length", "batch_size")
 
 
