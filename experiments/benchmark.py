@@ -465,6 +465,8 @@ def keys_the_rows_set_themselves(args):
         key = setting.split("=", 1)[0].strip()
         if key in ROW_KEYS or (args.train_step and key in TRAIN_STEP_KEYS):
             why = ROW_KEYS.get(key, "--train-step times each net, window length and batch size")
+            if args.train_step and key in ("num_envs", "actor_process"):
+                why = "--train-step times the train step alone, with no envs"
             return f"{flag} {key}: the benchmark sets {key} itself ({why}); drop it"
     return ""
 

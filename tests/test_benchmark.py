@@ -85,6 +85,9 @@ def test_a_bad_set_beside_a_good_variant_is_blamed_on_the_set():
     (["--loop-only", "--variant", "n_step=3 nb_steps_warmup=100"],
      "benchmark.py: --variant nb_steps_warmup: the benchmark sets nb_steps_warmup itself (give --warmup instead); "
      "drop it"),
+    (["--train-step", "--set", "actor_process=true"],
+     "benchmark.py: --set actor_process: the benchmark sets actor_process itself (--train-step times the train "
+     "step alone, with no envs); drop it"),
     (["--train-step", "--set", "net=nips2013"],
      "benchmark.py: --set net: the benchmark sets net itself (--train-step times each net, window length and batch "
      "size); drop it"),

@@ -138,6 +138,18 @@ def test_n_step_is_refused_where_keras_rl2s_path_would_serve():
         build_agent(config, 3, memory=SequentialMemory(limit=1000, window_length=4))
 
 
+def test_a_one_step_agents_config_is_keras_rl2s_and_n_step_is_added_only_past_one():
+    from rl.agents.dqn import DQNAgent
+
+    from dqnkit.agent import FastDQNAgent, build_agent
+
+    agent = build_agent(configs.make_config("smoke"), 3)
+    options = dict(model=agent.model, nb_actions=3, memory=agent.memory, policy=agent.policy, gamma=0.97,
+                   enable_double_dqn=True, target_model_update=500)
+    assert FastDQNAgent(**options).get_config() == DQNAgent(**options).get_config()
+    assert FastDQNAgent(n_step=3, **options).get_config() == {**DQNAgent(**options).get_config(), "n_step": 3}
+
+
 @pytest.mark.parametrize("bad", [0, 2.5, float("inf"), float("nan"), 10 ** 400, "3", True, None])
 def test_fast_dqn_agent_refuses_an_n_step_that_is_not_a_whole_number_of_steps(bad):
     from dqnkit.agent import FastDQNAgent, build_agent

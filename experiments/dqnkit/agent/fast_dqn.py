@@ -139,8 +139,12 @@ class FastDQNAgent(DQNAgent):
                              "stores every other step: use memory_interval=1")
 
     def get_config(self):
-        """keras-rl2's config of the agent, with `n_step` (which it does not know) added."""
-        return {**super().get_config(), "n_step": self.n_step}
+        """keras-rl2's config of the agent; `n_step`, which keras-rl2 does not know, is added when it
+        is not 1, so a one-step agent's config equals the `DQNAgent` it stands in for."""
+        config = super().get_config()
+        if self.n_step != 1:
+            config["n_step"] = self.n_step
+        return config
 
     def compile(self, optimizer, metrics=None):
         metrics = list(metrics or [])
