@@ -123,12 +123,12 @@ def test_pong_preset_is_the_books_hyperparameters_on_the_references_env():
     assert c.delta_clip == float("inf") and not c.enable_double_dqn and not c.enable_dueling_network
 
 
-def test_pong_fast_is_pong_with_the_nips_net_and_a_1m_step_run():
-    """The screening chose one lever (weights/README.md): every other key, the schedule included,
+def test_pong_fast_is_pong_with_the_nips_net_3_step_returns_and_a_1m_step_run():
+    """The screening chose two levers (weights/README.md): every other key, the schedule included,
     stays `pong`'s, so the race's runs compare with `pong`'s."""
     pong, pong_fast = configs.make_config("pong"), configs.make_config("pong_fast")
     changed = {key: pong_fast[key] for key in pong if pong_fast[key] != pong[key]}
-    assert changed == {"preset": "pong_fast", "net": "nips2013", "total_steps": 1_000_000}
+    assert changed == {"preset": "pong_fast", "net": "nips2013", "n_step": 3, "total_steps": 1_000_000}
     assert (pong_fast.checkpoint_every, pong_fast.eval_every, pong_fast.eval_episodes) == (25_000, 50_000, 10)
 
 
