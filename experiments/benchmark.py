@@ -448,26 +448,27 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-# Keys every row sets itself (bench_config, time_our_loop), and those --train-step varies: given
-# with --set or --variant they would be overwritten without a word, so they are refused.
+# Keys every row sets itself (bench_config, time_our_loop), and with --train-step (which varies the
+# net, window and batch, and runs no envs) its own reasons: given with --set or --variant they
+# would be overwritten without a word, so they are refused.
 ROW_KEYS = {"nb_steps_warmup": "give --warmup instead", "memory_limit": "each row sizes it to its steps",
             "video": "never recorded",
             **dict.fromkeys(("epsilon_steps", "epsilon_max", "epsilon_min"),
                             "rows act at epsilon 0.01, or on the example's schedule"),
             **dict.fromkeys(("num_envs", "actor_process"), "each row sets its own")}
-TRAIN_STEP_KEYS = ("net", "window_length", "batch_size")
+TRAIN_STEP_KEYS = {**dict.fromkeys(("net", "window_length", "batch_size"),
+                                   "--train-step times each net, window length and batch size"),
+                   **dict.fromkeys(("num_envs", "actor_process"), "--train-step times the train step alone, with no envs")}
 
 
 def keys_the_rows_set_themselves(args):
     """A one-line refusal naming the first --set or --variant key the rows would overwrite, or ''."""
+    reasons = {**ROW_KEYS, **TRAIN_STEP_KEYS} if args.train_step else ROW_KEYS
     given = [("--set", s) for s in args.sets] + [("--variant", v) for variant in args.variants for v in variant.split()]
     for flag, setting in given:
         key = setting.split("=", 1)[0].strip()
-        if key in ROW_KEYS or (args.train_step and key in TRAIN_STEP_KEYS):
-            why = ROW_KEYS.get(key, "--train-step times each net, window length and batch size")
-            if args.train_step and key in ("num_envs", "actor_process"):
-                why = "--train-step times the train step alone, with no envs"
-            return f"{flag} {key}: the benchmark sets {key} itself ({why}); drop it"
+        if key in reasons:
+            return f"{flag} {key}: the benchmark sets {key} itself ({reasons[key]}); drop it"
     return ""
 
 

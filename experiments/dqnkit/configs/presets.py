@@ -52,8 +52,8 @@ PONG = {
 
 # Pong within an hour on two CPU cores (issue 26): `pong` with the two levers the screening runs
 # chose (weights/README.md, "Screening for a `pong_fast` preset": seed 123, one env, each lever
-# alone then combinations, compared by agent steps and by the benchmark's steps/s), raced over
-# three seeds ("The `pong_fast` race").
+# alone then combinations, compared by agent steps and by the benchmark's steps/s), then raced
+# ("The `pong_fast` race").
 PONG_FAST = {
     **PONG,
     # Mnih et al. 2013, the net that first learnt Pong (16 8x8/4, 32 4x4/2, 256): a train step of
