@@ -62,8 +62,8 @@ PONG_FAST = {
     "net": "nips2013",
     # 3-step returns (the book's 3rd edition, ch. 8; Tianshou's Pong DQN): with the NIPS net they
     # solved seed 123 at 399,914 steps, as few as with the Nature net (397,868), and the race's
-    # runs kept the NIPS net's speed (seed 125: 116.7 steps/s over the clock, 115.5 without). The
-    # first race ran without them (n_step 1: a median of 79.9 minutes); with them, 57.5.
+    # runs kept the NIPS net's speed (seed 125: 116.7 steps/s over the clock; 115.5 in the first
+    # race, which ran without them: n_step 1, a median of 79.9 minutes against 57.5 with them).
     "n_step": 3,
     # Screened and left out: seed 002's wrappers (2 frames, no no-ops, no max-pooling) and a train
     # step of 128 every 4 steps learnt less per step in every combination that had them.
